@@ -1,0 +1,126 @@
+"""Render one Airflow DAG per audience definition.
+
+Called at parse time, so it reads only the YAML files: no database, no network, no pandas. Each DAG
+is built inside :func:`build_audience_dag`, a plain function, so every task binds its own audience
+(a loop body would late-bind the last one, and ``@dag`` would turn default arguments into params).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from airflow.sdk import DAG, Param, get_parsing_context, task
+
+from tiktok_audiences.callbacks import record_failure
+from tiktok_audiences.config import AudienceDefinition, audiences_dir, load_audiences
+from tiktok_audiences.operators.extract import AudienceMembersExtractOperator
+from tiktok_audiences.operators.tiktok import TikTokAudienceSyncOperator
+from tiktok_audiences.staging import staging_base_url
+
+SQL_DIR_ENV = "TIKTOK_AUDIENCES_SQL_DIR"
+CONTACTS_CONN_ID = "contacts_db"
+START_DATE = datetime(2026, 1, 1)  # fixed: a moving start date would version the DAG on every parse
+
+
+def build_audience_dag(definition: AudienceDefinition, *, sql_dir: str | os.PathLike[str]) -> DAG:
+    """The DAG that keeps one TikTok audience in sync: extract → sync, with a cleanup teardown."""
+    audience = definition.as_dict()
+    with DAG(
+        dag_id=definition.dag_id,
+        dag_display_name=f"TikTok audience: {definition.name}",
+        description=f"Sync '{definition.name}' to TikTok integration {definition.integration}",
+        schedule=definition.schedule,
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        is_paused_upon_creation=False,
+        tags=["tiktok", "audience", f"integration:{definition.integration}"],
+        doc_md=_doc_md(definition),
+        params={
+            "full_resync": Param(
+                False,
+                type="boolean",
+                title="Full resync",
+                description="Send the whole audience with REPLACE instead of only the changes.",
+            ),
+            "dry_run": Param(
+                False,
+                type="boolean",
+                title="Dry run",
+                description="Compute and report the plan (additions, removals); send nothing to TikTok.",
+            ),
+        },
+        default_args={
+            "owner": "data-engineering",
+            "retries": 2,
+            "retry_delay": timedelta(seconds=30),
+            "retry_exponential_backoff": True,
+            "on_failure_callback": record_failure,
+        },
+    ) as dag:
+        extract = AudienceMembersExtractOperator(
+            task_id="extract_members",
+            audience=audience,
+            sql_dir=str(sql_dir),
+            staging_url=staging_base_url(),
+            contacts_conn_id=CONTACTS_CONN_ID,
+        )
+        sync = TikTokAudienceSyncOperator(
+            task_id="sync_to_tiktok",
+            audience=audience,
+            extract_summary=extract.output,
+            full_resync="{{ params.full_resync }}",
+            dry_run="{{ params.dry_run }}",
+        )
+
+        @task(task_id="cleanup_staging", trigger_rule="all_done")
+        def cleanup_staging(run_id=None, dag=None) -> bool:
+            """Remove the run's hashed member files, whether the run succeeded or not."""
+            from tiktok_audiences.staging import remove_folder, run_folder
+
+            return remove_folder(run_folder(staging_base_url(), dag.dag_id, run_id))
+
+        cleanup = cleanup_staging().as_teardown(setups=extract)
+        extract >> sync >> cleanup
+    return dag
+
+
+def build_audience_dags(
+    *, default_audiences_dir: str | os.PathLike[str], sql_dir: str | os.PathLike[str]
+) -> list[DAG]:
+    """Every valid audience's DAG. Invalid files are reported by the definitions-check DAG file."""
+    definitions, _problems = load_audiences(audiences_dir(default_audiences_dir))
+    wanted = get_parsing_context().dag_id
+    sql_dir = os.environ.get(SQL_DIR_ENV, str(sql_dir))
+    return [
+        build_audience_dag(definition, sql_dir=sql_dir)
+        for definition in _only(definitions, wanted)
+    ]
+
+
+def _only(definitions: Iterable[AudienceDefinition], dag_id: str | None) -> list[AudienceDefinition]:
+    # A worker parsing the file to run one task needs only that task's DAG.
+    return [d for d in definitions if dag_id is None or d.dag_id == dag_id]
+
+
+def _doc_md(definition: AudienceDefinition) -> str:
+    exclude = ", ".join(map(str, definition.exclude_segments)) or "none"
+    return f"""### TikTok audience: {definition.name}
+
+Keeps the TikTok custom audience **{definition.name}** equal to the members of include segments
+**{", ".join(map(str, definition.include_segments))}** minus the members of exclude segments **{exclude}**,
+sending only what changed.
+
+| | |
+|---|---|
+| Definition file | `{Path(definition.path).name}` |
+| Integration (connection) | `{definition.integration}` |
+| Identifiers | {", ".join(definition.identifiers)} |
+| Schedule | `{definition.schedule}` |
+
+Trigger with **full_resync** to send the whole audience with REPLACE, or **dry_run** to see the
+plan without sending anything. {definition.description}
+"""

@@ -1,0 +1,92 @@
+"""Errors of the TikTok client, each carrying TikTok's code, message and request id.
+
+Kept free of Airflow-only behaviour so that the pure modules and the tests can use them; they
+subclass ``AirflowException`` so that Airflow treats them like any provider error.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk.exceptions import AirflowException
+
+#: Rate-limit and transient codes: retried with exponential backoff and jitter.
+RETRYABLE_CODES = frozenset({40016, 40100, 40133, 40201, 40202, 50000, 50002, 51305, 60001})
+#: Auth codes: fail fast; the integration needs re-authentication.
+AUTH_CODES = frozenset({40001, 40102, 40103, 40104, 40105, 40106, 40107})
+NOT_FOUND_CODES = frozenset({40007})
+
+_AUTH_HINTS = {
+    40001: "the token lacks a permission this call needs (scope 31 'Create & update custom audiences' "
+    "for writes, 30 'Read custom audiences' for reads) or access to the advertiser",
+    40102: "the access token has expired",
+    40103: "the refresh token has expired",
+    40104: "no access token was sent",
+    40105: "the access token is invalid or was revoked",
+    40106: "the token is not valid for this advertiser",
+    40107: "the refresh token is invalid",
+}
+
+
+class TikTokIntegrationError(AirflowException):
+    """The integration (Airflow connection) is missing, incomplete or unsafe."""
+
+
+class TikTokApiError(AirflowException):
+    """TikTok answered with an error (non-zero envelope code or HTTP error).
+
+    :param code: TikTok's return code (None for HTTP-level errors)
+    :param message: TikTok's message
+    :param request_id: TikTok's request id, for TikTok support
+    :param endpoint: the path that was called
+    :param http_status: the HTTP status of the response
+    """
+
+    def __init__(
+        self,
+        *,
+        code: int | None,
+        message: str,
+        request_id: str,
+        endpoint: str,
+        http_status: int | None = 200,
+        hint: str = "",
+    ) -> None:
+        self.code = code
+        self.tiktok_message = message
+        self.request_id = request_id
+        self.endpoint = endpoint
+        self.http_status = http_status
+        self.hint = hint
+        label = f"TikTok error {code}" if code is not None else "TikTok HTTP error"
+        text = f"{label} on {endpoint}: {message or 'no message'}"
+        if request_id:
+            text += f" (request_id {request_id})"
+        if hint:
+            text += f". {hint}"
+        super().__init__(text)
+
+
+class TikTokRetryableError(TikTokApiError):
+    """Rate limiting or a transient TikTok fault; safe to try again later."""
+
+
+class TikTokAuthError(TikTokApiError):
+    """The token is missing, expired, revoked or lacks permission: re-authenticate the integration."""
+
+
+class TikTokAudienceNotFound(TikTokApiError):
+    """The audience no longer exists on TikTok (deleted on TikTok's side)."""
+
+
+def error_for_code(*, code: int, message: str, request_id: str, endpoint: str, conn_id: str) -> TikTokApiError:
+    """The typed error for a TikTok envelope code."""
+    if code in AUTH_CODES:
+        hint = (
+            f"{_AUTH_HINTS.get(code, 'authorization failed')}: re-authenticate the integration "
+            f"'{conn_id}' (Resync integration), then re-run"
+        )
+        return TikTokAuthError(code=code, message=message, request_id=request_id, endpoint=endpoint, hint=hint)
+    if code in RETRYABLE_CODES:
+        return TikTokRetryableError(code=code, message=message, request_id=request_id, endpoint=endpoint)
+    if code in NOT_FOUND_CODES:
+        return TikTokAudienceNotFound(code=code, message=message, request_id=request_id, endpoint=endpoint)
+    return TikTokApiError(code=code, message=message, request_id=request_id, endpoint=endpoint)

@@ -1,0 +1,145 @@
+"""Operator that extracts an audience's segment members and hashes them at once."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseHook, BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
+
+from tiktok_audiences.store import META_CONN_ID
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from airflow.sdk import Context
+
+
+class AudienceMembersExtractOperator(BaseOperator):
+    """
+    Read the members of an audience's include and exclude segments and write them, hashed, to staging.
+
+    Raw identifiers exist only in this task's memory: each chunk read from the contact database is
+    normalized and SHA-256 hashed before anything is written. The task returns the staging folder
+    and counts (never identifiers).
+
+    :param audience: the audience definition (``AudienceDefinition.as_dict()``)
+    :param sql_dir: folder of the SQL statements (``include/sql``)
+    :param staging_url: ObjectStoragePath base URL for the run's files (templated)
+    :param contacts_conn_id: connection of the contact database
+    :param meta_conn_id: connection of the metadata database
+    :param chunk_size: contacts read and hashed per chunk
+    """
+
+    template_fields: Sequence[str] = ("staging_url",)
+    ui_color = "#e8f4fd"
+
+    def __init__(
+        self,
+        *,
+        audience: dict[str, Any],
+        sql_dir: str,
+        staging_url: str,
+        contacts_conn_id: str = "contacts_db",
+        meta_conn_id: str = META_CONN_ID,
+        chunk_size: int = 100_000,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.audience = audience
+        self.sql_dir = sql_dir
+        self.staging_url = staging_url
+        self.contacts_conn_id = contacts_conn_id
+        self.meta_conn_id = meta_conn_id
+        self.chunk_size = chunk_size
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from tiktok_audiences import extract, staging
+        from tiktok_audiences.store import AudienceStore, meta_engine, sql_engine_from_connection
+
+        key = self.audience["key"]
+        store = AudienceStore(meta_engine(self.meta_conn_id))
+        store.migrate()
+        snapshot = store.load_segment_snapshot(key)
+        remembered = {sid: store.load_snapshot_members(key, sid) for sid, seg in snapshot.items() if seg["criteria"] is None}
+
+        contacts = sql_engine_from_connection(BaseHook.get_connection(self.contacts_conn_id))
+        sql = extract.SqlTemplates.load(self.sql_dir)
+        folder = staging.run_folder(self.staging_url, context["dag"].dag_id, context["run_id"])
+        folder.mkdir(parents=True, exist_ok=True)
+
+        counters = _Counters()
+        segment_ids = list(self.audience["include_segments"]) + list(self.audience["exclude_segments"])
+        try:
+            with extract.read_only(contacts) as conn:
+                segments = extract.resolve_segments(conn, sql, segment_ids, snapshot, remembered)
+                for role in ("include", "exclude"):
+                    role_segments = [segments[s] for s in self.audience[f"{role}_segments"]]
+                    chunks = extract.iter_contacts(conn, sql, role_segments, chunk_size=self.chunk_size)
+                    counters.rows[role] = staging.write_frames(
+                        folder / f"{role}.parquet", self._hashed(chunks, role, counters), staging.MEMBER_SCHEMA
+                    )
+                started = time.perf_counter()
+                static = extract.static_members(conn, sql, list(segments.values()))
+                counters.timings["extract"] += time.perf_counter() - started
+        except extract.SegmentError as err:
+            raise AirflowFailException(f"Audience '{self.audience['name']}': {err}") from None
+        staging.write_frames(folder / "static_members.parquet", [static], staging.STATIC_MEMBER_SCHEMA)
+        deleted = sorted(s.segment_id for s in segments.values() if s.deleted)
+        (folder / "segments.json").write_text(
+            json.dumps(
+                [
+                    {"segment_id": s.segment_id, "name": s.name, "criteria": s.criteria, "deleted": s.deleted}
+                    for s in segments.values()
+                ]
+            )
+        )
+        summary = {
+            "run_folder": str(folder),
+            "include_contacts": counters.contacts["include"],
+            "exclude_contacts": counters.contacts["exclude"],
+            "invalid": dict(sorted(counters.invalid.items())),
+            "missing": dict(sorted(counters.missing.items())),
+            "deleted_segments": deleted,
+            "timings": {k: round(v, 3) for k, v in counters.timings.items()},
+        }
+        self.log.info(
+            "Extracted %d include and %d exclude contacts; invalid identifiers by reason: %s; deleted segments: %s",
+            summary["include_contacts"],
+            summary["exclude_contacts"],
+            summary["invalid"] or "none",
+            deleted or "none",
+        )
+        return summary
+
+    def _hashed(self, chunks: Iterator[pd.DataFrame], role: str, counters: _Counters) -> Iterator[pd.DataFrame]:
+        from tiktok_audiences.identifiers import hash_members
+
+        while True:
+            started = time.perf_counter()
+            raw = next(chunks, None)
+            counters.timings["extract"] += time.perf_counter() - started
+            if raw is None:
+                return
+            started = time.perf_counter()
+            result = hash_members(raw, self.audience["identifiers"])
+            counters.timings["normalize_hash"] += time.perf_counter() - started
+            counters.contacts[role] += len(raw)
+            if role == "include":
+                # Only include-side problems are the user's to fix; exclude rows are never sent.
+                counters.invalid.update(result.invalid)
+                counters.missing.update(result.missing)
+            del raw
+            yield result.members
+
+
+class _Counters:
+    def __init__(self) -> None:
+        self.contacts: Counter[str] = Counter()
+        self.rows: dict[str, int] = {}
+        self.invalid: Counter[str] = Counter()
+        self.missing: Counter[str] = Counter()
+        self.timings: Counter[str] = Counter()

@@ -1,0 +1,79 @@
+"""Where one run's hashed member files live between tasks.
+
+Large data never travels through XCom: the extract task writes Parquet files of *hashed*
+identifiers under an :class:`~airflow.sdk.ObjectStoragePath` base (a local folder by default;
+``s3://``, ``gs://`` and the like work unchanged when a run's tasks land on different workers), and
+XCom carries only the folder's URL and counts. The teardown task removes the folder, also when the
+run failed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+STAGING_ENV = "TIKTOK_AUDIENCES_STAGING_URL"
+
+MEMBER_SCHEMA = pa.schema([("contact_id", pa.int64()), ("id_type", pa.string()), ("id_hash", pa.string())])
+STATIC_MEMBER_SCHEMA = pa.schema([("segment_id", pa.int64()), ("contact_id", pa.int64())])
+
+
+def staging_base_url() -> str:
+    """``$TIKTOK_AUDIENCES_STAGING_URL``, or a folder under ``AIRFLOW_HOME``."""
+    configured = os.environ.get(STAGING_ENV)
+    if configured:
+        return configured
+    home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
+    return "file://" + os.path.join(os.path.abspath(home), "tiktok_audiences", "staging")
+
+
+def run_folder(base_url: str, dag_id: str, run_id: str):
+    """The folder of one DAG run (run ids contain ':' and '+', unsafe in some object stores)."""
+    from airflow.sdk import ObjectStoragePath
+
+    safe_run = re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
+    return ObjectStoragePath(base_url.rstrip("/")) / dag_id / safe_run
+
+
+def run_folder_from_url(url: str):
+    """The run folder named in the extract task's summary."""
+    from airflow.sdk import ObjectStoragePath
+
+    return ObjectStoragePath(url)
+
+
+def write_frames(path, frames: Iterable[pd.DataFrame], schema: pa.Schema) -> int:
+    """Stream frames into one Parquet file; returns the number of rows written."""
+    rows = 0
+    with path.open("wb") as handle, pq.ParquetWriter(handle, schema) as writer:
+        for frame in frames:
+            if frame.empty:
+                continue
+            writer.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False))
+            rows += len(frame)
+        if rows == 0:
+            writer.write_table(schema.empty_table())
+    return rows
+
+
+def read_frame(path) -> pd.DataFrame:
+    with path.open("rb") as handle:
+        table = pq.read_table(handle)
+    frame = table.to_pandas()
+    for column in ("id_type", "id_hash"):
+        if column in frame:
+            frame[column] = frame[column].astype("str")
+    return frame
+
+
+def remove_folder(path) -> bool:
+    """Delete a run folder and everything in it; False if it did not exist."""
+    if not path.exists():
+        return False
+    path.rmdir(recursive=True)
+    return True

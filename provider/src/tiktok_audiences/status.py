@@ -1,0 +1,77 @@
+"""Audience statuses exactly as the product brief defines them, and the rules that pick one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import Enum
+
+#: TikTok refuses creates and updates that leave a customer-file audience below this many records.
+MIN_AUDIENCE_SIZE = 1000
+
+
+class AudienceStatus(str, Enum):
+    PENDING = "Pending"
+    INITIATING = "Initiating"
+    SYNCING = "Syncing"
+    ACTIVE = "Active"
+    TOO_SMALL = "Too Small"
+    FAILED = "Failed"
+    DELETED_SEGMENT = "Deleted Segment"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+#: The brief's explanation of each status (shown as the tooltip on the audiences page).
+STATUS_EXPLANATIONS: dict[AudienceStatus, str] = {
+    AudienceStatus.PENDING: "The audience has not yet been sent to TikTok.",
+    AudienceStatus.INITIATING: (
+        "The audience was sent to TikTok but TikTok has not processed it yet, so it cannot be used "
+        "in ad targeting. An initial sync may take up to 48 hours."
+    ),
+    AudienceStatus.SYNCING: "The audience is sending updated contacts to TikTok.",
+    AudienceStatus.ACTIVE: "The audience was recently sent to TikTok and is up to date.",
+    AudienceStatus.TOO_SMALL: (
+        "The audience has fewer than 1,000 contacts, the minimum TikTok requires; nothing TikTok "
+        "would refuse is sent."
+    ),
+    AudienceStatus.FAILED: (
+        "An error occurred when syncing the audience. Consider re-authenticating the integration "
+        "if more than one audience has failed."
+    ),
+    AudienceStatus.DELETED_SEGMENT: (
+        "A segment used by the audience was deleted. The audience keeps syncing: contacts who meet "
+        "the deleted segment's criteria (or its last members) continue to sync."
+    ),
+}
+
+
+def resolve_status(
+    *,
+    size: int,
+    tiktok_audience_id: str | None,
+    is_valid: bool | None,
+    deleted_segments: Sequence[int] = (),
+    min_size: int = MIN_AUDIENCE_SIZE,
+) -> AudienceStatus:
+    """The status after a successful run (Failed and Syncing are set by the run itself).
+
+    Order matters: Too Small first (nothing is sent, whatever else holds), then Deleted Segment
+    (the user must act on it even though syncing continues), then where TikTok is in its lifecycle.
+    """
+    if size < min_size:
+        return AudienceStatus.TOO_SMALL
+    if deleted_segments:
+        return AudienceStatus.DELETED_SEGMENT
+    if not tiktok_audience_id:
+        return AudienceStatus.PENDING
+    if not is_valid:
+        return AudienceStatus.INITIATING
+    return AudienceStatus.ACTIVE
+
+
+def match_rate(cover_num: int | None, size: int | None) -> float | None:
+    """TikTok's matched users (``cover_num``) divided by the audience size; None when unknown."""
+    if cover_num is None or not size:
+        return None
+    return cover_num / size

@@ -1,0 +1,535 @@
+"""The metadata tables: audiences, their run history, and the identifiers confirmed on TikTok.
+
+They live in their own database behind the ``tiktok_audiences_meta`` connection (default: a SQLite
+file under ``AIRFLOW_HOME``), never in Airflow's metadata database, which tasks may not touch in
+Airflow 3. Everything here is SQLAlchemy Core, so any database with a SQLAlchemy dialect works.
+
+The confirmed set only ever changes after TikTok accepted a batch, inside one transaction per
+batch: a run that dies part-way leaves the set describing what TikTok really has (or a subset of it
+for batches TikTok accepted but we never heard back from, which the next run sends again —
+TikTok's APPEND and REMOVE are idempotent).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+log = logging.getLogger(__name__)
+
+META_CONN_ID = "tiktok_audiences_meta"
+_INSERT_CHUNK = 50_000
+
+metadata = sa.MetaData()
+
+schema_migrations = sa.Table(
+    "tiktok_schema_migrations",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("description", sa.String(200), nullable=False),
+    sa.Column("applied_at", sa.DateTime, nullable=False),
+)
+
+audiences = sa.Table(
+    "tiktok_audiences",
+    metadata,
+    sa.Column("audience_key", sa.String(250), primary_key=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("integration", sa.String(250), nullable=False),
+    sa.Column("definition", sa.Text, nullable=False),  # JSON of the audience file
+    sa.Column("dag_id", sa.String(250), nullable=False),
+    sa.Column("advertiser_id", sa.String(64)),
+    sa.Column("tiktok_audience_id", sa.String(64)),
+    sa.Column("calculate_type", sa.String(32)),
+    sa.Column("create_started_at", sa.DateTime),  # set just before a create, cleared once its id is stored
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("status_message", sa.Text),
+    sa.Column("size", sa.BigInteger),
+    sa.Column("cover_num", sa.BigInteger),
+    sa.Column("match_rate", sa.Float),
+    sa.Column("is_valid", sa.Boolean),
+    sa.Column("deleted_segments", sa.Text),  # JSON list of segment ids
+    sa.Column("last_sync_at", sa.DateTime),  # last time changes were confirmed by TikTok
+    sa.Column("last_run_at", sa.DateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+sync_runs = sa.Table(
+    "tiktok_sync_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("audience_key", sa.String(250), nullable=False),
+    sa.Column("run_id", sa.String(250), nullable=False),
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("finished_at", sa.DateTime),
+    sa.Column("outcome", sa.String(32), nullable=False),  # running | success | too_small | dry_run | failed
+    sa.Column("extracted", sa.BigInteger),
+    sa.Column("invalid", sa.Text),  # JSON {reason: count}
+    sa.Column("excluded", sa.BigInteger),
+    sa.Column("size", sa.BigInteger),
+    sa.Column("added", sa.BigInteger),
+    sa.Column("removed", sa.BigInteger),
+    sa.Column("cover_num", sa.BigInteger),
+    sa.Column("match_rate", sa.Float),
+    sa.Column("timings", sa.Text),  # JSON {stage: seconds}
+    sa.Column("duration_seconds", sa.Float),
+    sa.Column("message", sa.Text),
+    sa.UniqueConstraint("audience_key", "run_id", name="uq_tiktok_sync_runs_run"),
+)
+
+confirmed_members = sa.Table(
+    "tiktok_confirmed_members",
+    metadata,
+    sa.Column("audience_key", sa.String(250), primary_key=True),
+    sa.Column("id_type", sa.String(8), primary_key=True),
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+)
+
+segment_snapshots = sa.Table(
+    "tiktok_segment_snapshots",
+    metadata,
+    sa.Column("audience_key", sa.String(250), primary_key=True),
+    sa.Column("segment_id", sa.BigInteger, primary_key=True),
+    sa.Column("name", sa.Text),
+    sa.Column("criteria", sa.Text),
+    sa.Column("captured_at", sa.DateTime, nullable=False),
+)
+
+segment_snapshot_members = sa.Table(
+    "tiktok_segment_snapshot_members",
+    metadata,
+    sa.Column("audience_key", sa.String(250), primary_key=True),
+    sa.Column("segment_id", sa.BigInteger, primary_key=True),
+    sa.Column("contact_id", sa.BigInteger, primary_key=True),
+)
+
+audience_locks = sa.Table(
+    "tiktok_audience_locks",
+    metadata,
+    sa.Column("audience_key", sa.String(250), primary_key=True),
+    sa.Column("holder", sa.String(500), nullable=False),
+    sa.Column("hostname", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("acquired_at", sa.DateTime, nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=False),
+)
+
+
+def _migration_1(conn: Connection) -> None:
+    for table in (
+        audiences,
+        sync_runs,
+        confirmed_members,
+        segment_snapshots,
+        segment_snapshot_members,
+        audience_locks,
+    ):
+        table.create(conn, checkfirst=True)
+    sa.Index("ix_tiktok_sync_runs_audience", sync_runs.c.audience_key, sync_runs.c.started_at).create(
+        conn, checkfirst=True
+    )
+
+
+#: Ordered schema migrations: (version, description, function). Append, never edit a shipped one.
+MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
+    (1, "audiences, runs, confirmed members, segment snapshots, locks", _migration_1),
+]
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+def utcnow() -> datetime:
+    """Naive UTC: the metadata tables store UTC without a zone so SQLite and PostgreSQL agree."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def meta_engine(conn_id: str = META_CONN_ID) -> Engine:
+    """Engine of the metadata database, from its Airflow connection or the SQLite default."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        connection = BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        return sqlite_engine(default_meta_path())
+    return sql_engine_from_connection(connection)
+
+
+def sql_engine_from_connection(connection) -> Engine:
+    """SQLAlchemy engine through the connection's own Airflow SQL hook (any SQL provider works)."""
+    hook = connection.get_hook()
+    engine = hook.get_sqlalchemy_engine()
+    if engine.dialect.name == "sqlite":
+        _tune_sqlite(engine)
+    return engine
+
+
+def default_meta_path() -> str:
+    home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
+    return os.path.join(home, "tiktok_audiences_meta.db")
+
+
+def sqlite_engine(path: str) -> Engine:
+    engine = sa.create_engine(f"sqlite:///{path}")
+    _tune_sqlite(engine)
+    return engine
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    # Several task processes write the metadata file; WAL plus a busy timeout turns "database is
+    # locked" into a short wait.
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):  # pragma: no cover - exercised by every sqlite test
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout = 30000")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.close()
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """Who holds an audience lock: the run, and the process (to detect a killed worker)."""
+
+    holder: str
+    hostname: str
+    pid: int
+
+    @classmethod
+    def for_run(cls, run_id: str) -> LockHolder:
+        return cls(holder=run_id, hostname=socket.gethostname(), pid=os.getpid())
+
+
+class AudienceStore:
+    """Reads and writes the metadata tables.
+
+    :param engine: engine of the metadata database
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- schema -------------------------------------------------------------------------------
+
+    def migrate(self) -> int:
+        """Apply pending migrations; returns the schema version. Safe to call from every task."""
+        with self.engine.begin() as conn:
+            schema_migrations.create(conn, checkfirst=True)
+        with self.engine.begin() as conn:
+            applied = set(conn.execute(sa.select(schema_migrations.c.version)).scalars())
+        for version, description, apply in MIGRATIONS:
+            if version in applied:
+                continue
+            try:
+                with self.engine.begin() as conn:
+                    apply(conn)
+                    conn.execute(
+                        schema_migrations.insert().values(
+                            version=version, description=description, applied_at=utcnow()
+                        )
+                    )
+                log.info("Applied metadata migration %d: %s", version, description)
+            except sa.exc.IntegrityError:
+                log.info("Metadata migration %d was applied concurrently", version)
+        return SCHEMA_VERSION
+
+    # -- audiences ----------------------------------------------------------------------------
+
+    def get_audience(self, key: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(audiences).where(audiences.c.audience_key == key)).mappings().first()
+        return dict(row) if row else None
+
+    def list_audiences(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(audiences).order_by(audiences.c.name)).mappings().all()
+        return [dict(r) for r in rows]
+
+    def register_audience(self, definition: dict[str, Any], dag_id: str, *, initial_status: str) -> dict[str, Any]:
+        """Create the audience row on first sight, or refresh its definition; returns the row."""
+        now = utcnow()
+        values = {
+            "name": definition["name"],
+            "integration": definition["integration"],
+            "definition": json.dumps(definition, sort_keys=True),
+            "dag_id": dag_id,
+            "updated_at": now,
+        }
+        with self.engine.begin() as conn:
+            updated = conn.execute(
+                audiences.update().where(audiences.c.audience_key == definition["key"]).values(**values)
+            ).rowcount
+            if not updated:
+                try:
+                    conn.execute(
+                        audiences.insert().values(
+                            audience_key=definition["key"], status=initial_status, created_at=now, **values
+                        )
+                    )
+                except sa.exc.IntegrityError:  # registered concurrently by another run
+                    pass
+        row = self.get_audience(definition["key"])
+        assert row is not None
+        return row
+
+    def update_audience(self, key: str, **values: Any) -> None:
+        values["updated_at"] = utcnow()
+        with self.engine.begin() as conn:
+            conn.execute(audiences.update().where(audiences.c.audience_key == key).values(**values))
+
+    # -- runs ---------------------------------------------------------------------------------
+
+    def start_run(self, key: str, run_id: str) -> None:
+        now = utcnow()
+        with self.engine.begin() as conn:
+            updated = conn.execute(
+                sync_runs.update()
+                .where(sync_runs.c.audience_key == key, sync_runs.c.run_id == run_id)
+                .values(started_at=now, finished_at=None, outcome="running", message=None)
+            ).rowcount
+            if not updated:
+                conn.execute(sync_runs.insert().values(audience_key=key, run_id=run_id, started_at=now, outcome="running"))
+
+    def finish_run(self, key: str, run_id: str, *, outcome: str, **values: Any) -> None:
+        now = utcnow()
+        for field in ("invalid", "timings"):
+            if field in values and not isinstance(values[field], str | None):
+                values[field] = json.dumps(values[field], sort_keys=True)
+        with self.engine.begin() as conn:
+            started = conn.execute(
+                sa.select(sync_runs.c.started_at).where(sync_runs.c.audience_key == key, sync_runs.c.run_id == run_id)
+            ).scalar()
+            if started is None:
+                conn.execute(sync_runs.insert().values(audience_key=key, run_id=run_id, started_at=now, outcome=outcome))
+                started = now
+            conn.execute(
+                sync_runs.update()
+                .where(sync_runs.c.audience_key == key, sync_runs.c.run_id == run_id)
+                .values(
+                    outcome=outcome,
+                    finished_at=now,
+                    duration_seconds=(now - started).total_seconds(),
+                    **values,
+                )
+            )
+
+    def run_history(self, key: str, limit: int = 100) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = (
+                conn.execute(
+                    sa.select(sync_runs)
+                    .where(sync_runs.c.audience_key == key)
+                    .order_by(sync_runs.c.started_at.desc())
+                    .limit(limit)
+                )
+                .mappings()
+                .all()
+            )
+        return [dict(r) for r in rows]
+
+    # -- confirmed members --------------------------------------------------------------------
+
+    def load_confirmed(self, key: str) -> pd.DataFrame:
+        """The ``(id_type, id_hash)`` pairs last confirmed on TikTok for this audience."""
+        query = sa.select(confirmed_members.c.id_type, confirmed_members.c.id_hash).where(
+            confirmed_members.c.audience_key == key
+        )
+        with self.engine.connect() as conn:
+            frame = pd.read_sql(query, conn)
+        return frame.astype({"id_type": "str", "id_hash": "str"})
+
+    def confirmed_count(self, key: str) -> int:
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    sa.select(sa.func.count()).select_from(confirmed_members).where(confirmed_members.c.audience_key == key)
+                ).scalar_one()
+            )
+
+    def confirm_added(self, key: str, identifiers: pd.DataFrame) -> None:
+        """Record identifiers TikTok accepted (APPEND or create)."""
+        with self.engine.begin() as conn:
+            self._insert_members(conn, key, identifiers)
+
+    def confirm_removed(self, key: str, identifiers: pd.DataFrame) -> None:
+        """Forget identifiers TikTok removed (REMOVE)."""
+        with self.engine.begin() as conn:
+            for chunk in _chunks(identifiers, 500):
+                for id_type, group in chunk.groupby("id_type"):
+                    conn.execute(
+                        confirmed_members.delete().where(
+                            confirmed_members.c.audience_key == key,
+                            confirmed_members.c.id_type == id_type,
+                            confirmed_members.c.id_hash.in_(group["id_hash"].tolist()),
+                        )
+                    )
+
+    def confirm_replaced(self, key: str, identifiers: pd.DataFrame) -> None:
+        """The whole set after a REPLACE or a fresh create: one transaction swaps it."""
+        with self.engine.begin() as conn:
+            conn.execute(confirmed_members.delete().where(confirmed_members.c.audience_key == key))
+            self._insert_members(conn, key, identifiers)
+
+    def forget_confirmed(self, key: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(confirmed_members.delete().where(confirmed_members.c.audience_key == key))
+
+    @staticmethod
+    def _insert_members(conn: Connection, key: str, identifiers: pd.DataFrame) -> None:
+        for chunk in _chunks(identifiers, _INSERT_CHUNK):
+            rows = [
+                {"audience_key": key, "id_type": t, "id_hash": h}
+                for t, h in zip(chunk["id_type"].tolist(), chunk["id_hash"].tolist(), strict=True)
+            ]
+            if rows:
+                conn.execute(confirmed_members.insert(), rows)
+
+    # -- segment snapshots (for "Deleted Segment") ---------------------------------------------
+
+    def save_segment_snapshot(
+        self, key: str, segments: Sequence[dict[str, Any]], static_members: pd.DataFrame
+    ) -> None:
+        """Remember each segment's definition, and a static segment's members, from a good run."""
+        now = utcnow()
+        with self.engine.begin() as conn:
+            for segment in segments:
+                conn.execute(
+                    segment_snapshots.delete().where(
+                        segment_snapshots.c.audience_key == key,
+                        segment_snapshots.c.segment_id == segment["segment_id"],
+                    )
+                )
+                conn.execute(
+                    segment_snapshots.insert().values(
+                        audience_key=key,
+                        segment_id=segment["segment_id"],
+                        name=segment.get("name"),
+                        criteria=segment.get("criteria"),
+                        captured_at=now,
+                    )
+                )
+            for segment_id, group in static_members.groupby("segment_id"):
+                conn.execute(
+                    segment_snapshot_members.delete().where(
+                        segment_snapshot_members.c.audience_key == key,
+                        segment_snapshot_members.c.segment_id == int(segment_id),
+                    )
+                )
+                rows = [
+                    {"audience_key": key, "segment_id": int(segment_id), "contact_id": int(c)}
+                    for c in group["contact_id"].tolist()
+                ]
+                for start in range(0, len(rows), _INSERT_CHUNK):
+                    conn.execute(segment_snapshot_members.insert(), rows[start : start + _INSERT_CHUNK])
+
+    def load_segment_snapshot(self, key: str) -> dict[int, dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(segment_snapshots).where(segment_snapshots.c.audience_key == key)
+            ).mappings()
+            return {int(r["segment_id"]): dict(r) for r in rows}
+
+    def load_snapshot_members(self, key: str, segment_id: int) -> list[int]:
+        with self.engine.connect() as conn:
+            return [
+                int(c)
+                for c in conn.execute(
+                    sa.select(segment_snapshot_members.c.contact_id).where(
+                        segment_snapshot_members.c.audience_key == key,
+                        segment_snapshot_members.c.segment_id == segment_id,
+                    )
+                ).scalars()
+            ]
+
+    # -- per-audience lock --------------------------------------------------------------------
+
+    def acquire_lock(self, key: str, holder: LockHolder, lease_seconds: float) -> LockHolder | None:
+        """Take the audience's lock; returns None on success, else the current holder.
+
+        A lock is taken over when its lease expired, or when its holder was a process on this
+        host that no longer exists (a killed worker), so a crash never blocks an audience for long.
+        """
+        now = utcnow()
+        expires = now + timedelta(seconds=lease_seconds)
+        values = {
+            "holder": holder.holder,
+            "hostname": holder.hostname,
+            "pid": holder.pid,
+            "acquired_at": now,
+            "expires_at": expires,
+        }
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(audience_locks).where(audience_locks.c.audience_key == key)).mappings().first()
+            if row is None:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(audience_locks.insert().values(audience_key=key, **values))
+                    return None
+                except sa.exc.IntegrityError:
+                    row = conn.execute(
+                        sa.select(audience_locks).where(audience_locks.c.audience_key == key)
+                    ).mappings().first()
+                    if row is None:
+                        return LockHolder("unknown", "unknown", 0)
+            current = LockHolder(row["holder"], row["hostname"], row["pid"])
+            takeover = (
+                (current.hostname == holder.hostname and current.pid == holder.pid)
+                or row["expires_at"] < now
+                or (current.hostname == holder.hostname and not _process_alive(current.pid))
+            )
+            if not takeover:
+                return current
+            # Compare-and-set on the row we read, so two waiters cannot both take it over.
+            swapped = conn.execute(
+                audience_locks.update()
+                .where(
+                    audience_locks.c.audience_key == key,
+                    audience_locks.c.holder == row["holder"],
+                    audience_locks.c.acquired_at == row["acquired_at"],
+                )
+                .values(**values)
+            ).rowcount
+            return None if swapped == 1 else current
+
+    def renew_lock(self, key: str, holder: LockHolder, lease_seconds: float) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                audience_locks.update()
+                .where(audience_locks.c.audience_key == key, audience_locks.c.holder == holder.holder)
+                .values(expires_at=utcnow() + timedelta(seconds=lease_seconds))
+            )
+
+    def release_lock(self, key: str, holder: LockHolder) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                audience_locks.delete().where(
+                    audience_locks.c.audience_key == key,
+                    audience_locks.c.holder == holder.holder,
+                    audience_locks.c.pid == holder.pid,
+                )
+            )
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _chunks(frame: pd.DataFrame, size: int) -> Iterable[pd.DataFrame]:
+    for start in range(0, len(frame), size):
+        yield frame.iloc[start : start + size]

@@ -1,0 +1,74 @@
+"""TikTok return codes used by the sandbox and the exception that carries them.
+
+TikTok answers almost every failure with HTTP 200 and a non-zero ``code`` in the envelope (fact
+sheet §1, §2). Handlers raise :class:`ApiError`; the dispatcher turns it into that envelope.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class Code(IntEnum):
+    """Return codes from TikTok's "Appendix - Return codes" that the sandbox emits."""
+
+    OK = 0
+    NO_PERMISSION = 40001
+    #: TikTok's general "Parameter error"; the sandbox uses it for every invalid parameter
+    #: (40000 exists too, but TikTok's audience endpoints and partner fixtures show 40002).
+    PARAMETER_ERROR = 40002
+    OBJECT_NOT_FOUND = 40007
+    TOO_MANY_IDS = 40011
+    RATE_LIMITED = 40100
+    INVALID_APP_CREDENTIALS = 40101
+    ACCESS_TOKEN_MISSING = 40104
+    ACCESS_TOKEN_INVALID = 40105
+    AUTH_CODE_INVALID = 40110
+    FILE_SIGNATURE_MISMATCH = 40900
+    FILE_EMPTY = 40906
+    FILE_TOO_LARGE = 40907
+    FILE_TYPE_UNSUPPORTED = 40908
+    CALCULATE_TYPE_UNSUPPORTED = 40909
+    FILE_PATH_EXPIRED = 40910
+    #: Sandbox choice inside TikTok's 40905-40915 "invalid file" range: rows that are not valid
+    #: hashes, or columns that do not fit the declared calculate_type.
+    FILE_CONTENT_INVALID = 40911
+    SYSTEM_ERROR = 50000
+    MAINTENANCE = 60001
+
+
+#: Message used when a fault injects a bare code without its own message.
+DEFAULT_MESSAGES: dict[int, str] = {
+    Code.OK: "OK",
+    Code.NO_PERMISSION: "No permission to operate this resource.",
+    Code.PARAMETER_ERROR: "Parameter error.",
+    Code.OBJECT_NOT_FOUND: "The object does not exist.",
+    Code.TOO_MANY_IDS: "Too many ids in one request.",
+    Code.RATE_LIMITED: "Due to too many requests, requests from App [{app_id}] are temporarily restricted.",
+    Code.INVALID_APP_CREDENTIALS: "app_id or secret is invalid.",
+    Code.ACCESS_TOKEN_MISSING: "Access token is null, you should set it in http header with key Access-Token",
+    Code.ACCESS_TOKEN_INVALID: "Access token is incorrect or has been revoked.",
+    Code.AUTH_CODE_INVALID: "auth_code is invalid, used or expired.",
+    Code.SYSTEM_ERROR: "System error, please try again later.",
+    Code.MAINTENANCE: "The system is under maintenance, please try again later.",
+}
+
+
+class ApiError(Exception):
+    """A failure that TikTok reports as an envelope with a non-zero code and HTTP 200."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = int(code)
+        self.message = message
+
+
+def parameter_error(field: str, problem: str) -> ApiError:
+    """Build the 40002 error that names the offending ``field``."""
+    return ApiError(Code.PARAMETER_ERROR, f"Parameter error: {field}: {problem}")
+
+
+def default_message(code: int, app_id: str) -> str:
+    """Return a plausible message for ``code`` (used by fault injection)."""
+    template = DEFAULT_MESSAGES.get(code, f"Error {code} injected by the sandbox.")
+    return template.replace("{app_id}", app_id)

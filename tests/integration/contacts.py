@@ -1,0 +1,95 @@
+"""A small, clean contact database for integration tests, and the hashes TikTok should hold.
+
+Identifiers here are already in TikTok's normal form (lower-case emails and MAIDs, E.164 phones),
+so the expected hashes are plain ``sha256(value)`` computed with hashlib — independent of the
+package's own normalization code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+
+from tiktok_audiences.demo import create_reference_schema
+
+
+def sha(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def email(contact_id: int) -> str:
+    return f"user{contact_id}@example.com"
+
+
+def phone(contact_id: int) -> str:
+    return f"+447911{contact_id:06d}"  # UK mobile numbers, valid for libphonenumber
+
+
+def maid(contact_id: int) -> str:
+    return str(uuid.UUID(int=contact_id + 1))
+
+
+class ContactDatabase:
+    """Reference-schema contacts: every contact has an email, even ids a phone, multiples of 3 a MAID."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        create_reference_schema(engine, drop_existing=True)
+
+    def add_contacts(self, ids: Iterable[int], status: str = "subscribed") -> None:
+        rows = [
+            {
+                "contact_id": i,
+                "email": f"  {email(i).upper()} " if i % 5 == 0 else email(i),  # messy: trimmed + lowercased
+                "phone": phone(i) if i % 2 == 0 else None,
+                "phone_country": "GB",
+                "mobile_ad_id": maid(i).upper() if i % 3 == 0 else None,
+                "subscription_status": status,
+                "updated_at": "2026-10-01 00:00:00",
+            }
+            for i in ids
+        ]
+        with self.engine.begin() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO contacts (contact_id, email, phone, phone_country, mobile_ad_id, subscription_status, "
+                "updated_at) VALUES (:contact_id, :email, :phone, :phone_country, :mobile_ad_id, "
+                ":subscription_status, CAST(:updated_at AS TIMESTAMP))"
+            ), rows)
+
+    def add_segment(self, segment_id: int, name: str, criteria: str | None = None, members: Iterable[int] = ()) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO segments (segment_id, name, criteria) VALUES (:i, :n, :c)"),
+                         {"i": segment_id, "n": name, "c": criteria})
+        self.add_members(segment_id, members)
+
+    def add_members(self, segment_id: int, ids: Iterable[int]) -> None:
+        rows = [{"s": segment_id, "c": i} for i in ids]
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(sa.text("INSERT INTO segment_members (segment_id, contact_id) VALUES (:s, :c)"), rows)
+
+    def remove_members(self, segment_id: int, ids: Iterable[int]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM segment_members WHERE segment_id = :s AND contact_id = :c"),
+                         [{"s": segment_id, "c": i} for i in ids])
+
+    def execute(self, statement: str, **params) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(sa.text(statement), params)
+
+
+def expected_identifiers(ids: Iterable[int], types: Iterable[str] = ("email", "phone", "maid")) -> set[tuple[str, str]]:
+    """The (id_type, sha256) pairs TikTok must hold for these contacts (as built by add_contacts)."""
+    types = set(types)
+    expected = set()
+    for i in ids:
+        if "email" in types:
+            expected.add(("email", sha(email(i))))
+        if "phone" in types and i % 2 == 0:
+            expected.add(("phone", sha(phone(i))))
+        if "maid" in types and i % 3 == 0:
+            expected.add(("maid", sha(maid(i))))
+    return expected

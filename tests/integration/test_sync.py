@@ -1,0 +1,211 @@
+"""The real audience DAGs, run with dag.test() against PostgreSQL contacts and the TikTok sandbox.
+
+Each test asserts what a user cares about: the member set TikTok holds equals the expected hashed
+set, and the status the audiences table shows.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.integration.contacts import ContactDatabase, expected_identifiers
+
+pytestmark = pytest.mark.integration
+
+ALL = range(1, 1501)
+
+
+@pytest.fixture
+def contacts(audience_env) -> ContactDatabase:
+    """1,500 contacts; segment 1 = ids ≤ 1200 (criteria), 2 = static 1101..1400, 3 = unsubscribed."""
+    db = ContactDatabase(audience_env.contacts)
+    db.add_contacts(range(1, 1401))
+    db.add_contacts(range(1401, 1501), status="unsubscribed")
+    db.add_segment(1, "First 1200", criteria="contact_id <= 1200")
+    db.add_segment(2, "Static list", members=range(1101, 1401))
+    db.add_segment(3, "Unsubscribed", criteria="subscription_status = 'unsubscribed'")
+    db.add_segment(4, "Small static", members=range(1, 51))
+    return db
+
+
+def define(audience_env, key="buyers", **overrides):
+    definition = {"name": "Buyers", "include_segments": [1, 2], "exclude_segments": [3]}
+    definition.update(overrides)
+    audience_env.write_audience(key, **definition)
+
+
+def tiktok_members(audience_env, key="buyers") -> set[tuple[str, str]]:
+    row = audience_env.audience_row(key)
+    assert row["tiktok_audience_id"], f"audience {key} has no TikTok id (status {row['status']}: {row['status_message']})"
+    return audience_env.sandbox.members(row["tiktok_audience_id"])
+
+
+def assert_success(run) -> None:
+    assert run.state == "success", f"DAG run ended {run.state}"
+
+
+def test_first_sync_sends_exactly_include_minus_exclude(audience_env, contacts):
+    define(audience_env)
+    assert_success(audience_env.run("buyers"))
+    assert tiktok_members(audience_env) == expected_identifiers(range(1, 1401))
+    row = audience_env.audience_row("buyers")
+    assert row["size"] == 1400
+    assert row["status"] == "Active"  # the test sandbox processes instantly
+    assert row["last_sync_at"] is not None
+    assert 0 < row["match_rate"] <= 1.5
+
+
+def test_contacts_moving_in_and_out_are_mirrored(audience_env, contacts):
+    define(audience_env)
+    assert_success(audience_env.run("buyers"))
+    contacts.remove_members(2, range(1301, 1401))  # leave the static segment
+    contacts.add_members(2, range(1401, 1421))  # unsubscribed: excluded even though included
+    contacts.execute("UPDATE segments SET criteria = 'contact_id <= 1100 OR contact_id = 1450' WHERE segment_id = 1")
+    contacts.execute("UPDATE contacts SET subscription_status = 'subscribed' WHERE contact_id = 1450")
+    assert_success(audience_env.run("buyers"))
+    expected = expected_identifiers([*range(1, 1301), 1450])
+    assert tiktok_members(audience_env) == expected
+    history = audience_env.store().run_history("buyers")
+    assert history[0]["removed"] > 0 and history[0]["added"] > 0
+
+
+def test_identifier_edits_replace_the_old_hash(audience_env, contacts):
+    define(audience_env)
+    assert_success(audience_env.run("buyers"))
+    contacts.execute("UPDATE contacts SET email = 'new-address@example.com' WHERE contact_id = 10")
+    assert_success(audience_env.run("buyers"))
+    from tests.integration.contacts import sha
+
+    expected = (expected_identifiers(range(1, 1401)) - {("email", sha("user10@example.com"))}) | {
+        ("email", sha("new-address@example.com"))
+    }
+    assert tiktok_members(audience_env) == expected
+
+
+def test_growing_exclude_segment_removes_its_members(audience_env, contacts):
+    define(audience_env)
+    assert_success(audience_env.run("buyers"))
+    contacts.execute("UPDATE contacts SET subscription_status = 'unsubscribed' WHERE contact_id BETWEEN 1 AND 200")
+    assert_success(audience_env.run("buyers"))
+    assert tiktok_members(audience_env) == expected_identifiers(range(201, 1401))
+    assert audience_env.audience_row("buyers")["size"] == 1200
+
+
+def test_deleted_static_segment_keeps_its_last_members(audience_env, contacts):
+    define(audience_env)
+    assert_success(audience_env.run("buyers"))
+    contacts.execute("DELETE FROM segment_members WHERE segment_id = 2")
+    contacts.execute("DELETE FROM segments WHERE segment_id = 2")
+    assert_success(audience_env.run("buyers"))
+    assert tiktok_members(audience_env) == expected_identifiers(range(1, 1401))
+    row = audience_env.audience_row("buyers")
+    assert row["status"] == "Deleted Segment"
+    assert "deleted segment(s) 2" in row["status_message"]
+
+
+def test_deleted_criteria_segment_keeps_syncing_its_criteria(audience_env, contacts):
+    define(audience_env)
+    assert_success(audience_env.run("buyers"))
+    contacts.execute("UPDATE segments SET deleted_at = CURRENT_TIMESTAMP WHERE segment_id = 1")
+    contacts.execute("UPDATE contacts SET subscription_status = 'unsubscribed' WHERE contact_id <= 100")
+    assert_success(audience_env.run("buyers"))
+    assert tiktok_members(audience_env) == expected_identifiers(range(101, 1401))
+    assert audience_env.audience_row("buyers")["status"] == "Deleted Segment"
+
+
+def test_audience_below_1000_contacts_is_too_small_and_nothing_is_sent(audience_env, contacts):
+    define(audience_env, key="small", name="Small", include_segments=[4], exclude_segments=[])
+    assert_success(audience_env.run("small"))
+    row = audience_env.audience_row("small")
+    assert row["status"] == "Too Small"
+    assert row["tiktok_audience_id"] is None
+    assert "nothing was sent" in row["status_message"]
+    assert audience_env.sandbox.audiences() == []
+
+
+def test_shrinking_below_1000_sends_nothing_and_keeps_tiktok_as_it_was(audience_env, contacts):
+    define(audience_env)
+    assert_success(audience_env.run("buyers"))
+    before = tiktok_members(audience_env)
+    contacts.execute("UPDATE contacts SET subscription_status = 'unsubscribed' WHERE contact_id <= 500")
+    assert_success(audience_env.run("buyers"))
+    assert tiktok_members(audience_env) == before
+    assert audience_env.audience_row("buyers")["status"] == "Too Small"
+
+
+def test_dry_run_reports_the_plan_and_sends_nothing(audience_env, contacts):
+    define(audience_env)
+    run = audience_env.run("buyers", dry_run=True)
+    assert_success(run)
+    assert audience_env.sandbox.audiences() == []
+    [history] = audience_env.store().run_history("buyers")
+    assert history["outcome"] == "dry_run" and history["added"] == len(expected_identifiers(range(1, 1401)))
+
+
+def test_full_resync_replaces_the_whole_audience(audience_env, contacts):
+    define(audience_env)
+    assert_success(audience_env.run("buyers"))
+    audience_id = audience_env.audience_row("buyers")["tiktok_audience_id"]
+    audience_env.sandbox.control("POST", "config", json={"replace_cooldown_seconds": 0})
+    assert_success(audience_env.run("buyers", full_resync=True))
+    assert audience_env.audience_row("buyers")["tiktok_audience_id"] == audience_id
+    assert tiktok_members(audience_env) == expected_identifiers(range(1, 1401))
+
+
+def test_rerun_with_no_changes_sends_no_identifiers(audience_env, contacts):
+    define(audience_env)
+    assert_success(audience_env.run("buyers"))
+    audience_env.sandbox.control("DELETE", "requests")
+    assert_success(audience_env.run("buyers"))
+    writes = [r for r in audience_env.sandbox.control("GET", "requests") if "upload" in r["path"] or "update" in r["path"]]
+    assert writes == []
+    assert audience_env.store().run_history("buyers")[0]["added"] == 0
+
+
+def test_audience_deleted_on_tiktok_is_recreated(audience_env, contacts):
+    define(audience_env)
+    assert_success(audience_env.run("buyers"))
+    old_id = audience_env.audience_row("buyers")["tiktok_audience_id"]
+    _delete_via_api(audience_env, old_id)
+    assert_success(audience_env.run("buyers"))
+    row = audience_env.audience_row("buyers")
+    assert row["tiktok_audience_id"] != old_id
+    assert "recreated" in row["status_message"]
+    assert tiktok_members(audience_env) == expected_identifiers(range(1, 1401))
+
+
+def _delete_via_api(audience_env, audience_id):
+    import requests
+
+    from tiktok_sandbox.config import SandboxConfig
+
+    config = SandboxConfig()
+    response = requests.post(
+        f"{audience_env.sandbox.url}/open_api/v1.3/dmp/custom_audience/delete/",
+        json={"advertiser_id": config.advertiser_ids[0], "custom_audience_ids": [audience_id]},
+        headers={"Access-Token": config.access_token},
+        timeout=10,
+    )
+    assert response.json()["code"] == 0
+
+
+def test_run_killed_between_upload_and_commit_converges_on_the_next_run(audience_env, contacts):
+    define(audience_env)
+    assert_success(audience_env.run("buyers"))
+    contacts.execute("UPDATE contacts SET subscription_status = 'unsubscribed' WHERE contact_id <= 100")
+    contacts.add_contacts(range(1501, 1601))
+    contacts.add_members(2, range(1501, 1601))
+    # A separate process runs the DAG and SIGKILLs itself right after TikTok accepted the APPEND,
+    # before the confirmed set is written: the worst moment to die.
+    script = Path(__file__).with_name("killed_run.py")
+    result = subprocess.run([sys.executable, str(script), "buyers"], env=os.environ.copy(), capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == -9, result.stdout[-2000:] + result.stderr[-2000:]
+    assert_success(audience_env.run("buyers"))
+    assert tiktok_members(audience_env) == expected_identifiers([*range(101, 1401), *range(1501, 1601)])
+    assert audience_env.audience_row("buyers")["status"] == "Active"

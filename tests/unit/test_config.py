@@ -1,0 +1,106 @@
+"""Audience definition files: valid ones load, every invalid one names file, field and fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tiktok_audiences.config import AudienceDefinitionError, load_audiences, parse_audience_file
+
+
+def write(directory: Path, name: str, text: str) -> Path:
+    path = directory / name
+    path.write_text(text)
+    return path
+
+
+def problems_of(tmp_path: Path, text: str) -> list[str]:
+    definition, problems = parse_audience_file(write(tmp_path, "audience.yaml", text))
+    assert definition is None
+    return [str(p) for p in problems]
+
+
+def test_minimal_definition_gets_the_documented_defaults(tmp_path):
+    definition, problems = parse_audience_file(write(tmp_path, "vip.yaml", "name: VIP\ninclude_segments: [4]\n"))
+    assert problems == []
+    assert definition.dag_id == "tiktok_audience__vip"
+    assert definition.integration == "tiktok_default"
+    assert definition.identifiers == ("email", "phone", "maid")
+    assert definition.schedule == "@daily"
+    assert definition.exclude_segments == ()
+
+
+def test_missing_include_list_names_file_field_and_fix(tmp_path):
+    [problem] = problems_of(tmp_path, "name: VIP\n")
+    assert "audience.yaml" in problem and "'include_segments'" in problem and "Fix:" in problem
+
+
+def test_name_over_128_characters_is_refused(tmp_path):
+    [problem] = problems_of(tmp_path, f"name: {'x' * 129}\ninclude_segments: [1]\n")
+    assert "129 characters" in problem and "'name'" in problem
+
+
+def test_unknown_key_suggests_the_intended_field(tmp_path):
+    [problem] = problems_of(tmp_path, "name: A\ninclude_segments: [1]\nexclude_segment: [2]\n")
+    assert "'exclude_segment'" in problem and "did you mean 'exclude_segments'" in problem
+
+
+def test_bad_cron_is_refused(tmp_path):
+    [problem] = problems_of(tmp_path, "name: A\ninclude_segments: [1]\nschedule: '61 * * * *'\n")
+    assert "'schedule'" in problem and "not a valid cron" in problem
+
+
+def test_duplicate_and_non_numeric_segment_ids_are_refused(tmp_path):
+    problems = problems_of(tmp_path, "name: A\ninclude_segments: [1, 1, abc]\n")
+    assert any("more than once" in p for p in problems)
+    assert any("'abc'" in p for p in problems)
+
+
+def test_unknown_identifier_is_refused(tmp_path):
+    [problem] = problems_of(tmp_path, "name: A\ninclude_segments: [1]\nidentifiers: [email, idfa]\n")
+    assert "idfa" in problem and "choose from email, phone, maid" in problem
+
+
+def test_invalid_yaml_reports_line(tmp_path):
+    [problem] = problems_of(tmp_path, "name: A\ninclude_segments: [1\n")
+    assert "not valid YAML at line" in problem
+
+
+def test_two_audiences_with_one_name_on_one_integration_are_both_refused(tmp_path):
+    write(tmp_path, "a.yaml", "name: Buyers\ninclude_segments: [1]\n")
+    write(tmp_path, "b.yaml", "name: buyers\ninclude_segments: [2]\n")
+    write(tmp_path, "c.yaml", "name: Buyers\ninclude_segments: [2]\nintegration: other\n")
+    definitions, problems = load_audiences(tmp_path)
+    assert [d.key for d in definitions] == ["c"]
+    assert {Path(p.path).name for p in problems} == {"a.yaml", "b.yaml"}
+
+
+def test_one_bad_file_does_not_hide_the_valid_ones(tmp_path):
+    write(tmp_path, "good.yaml", "name: Good\ninclude_segments: [1]\n")
+    write(tmp_path, "bad.yaml", "name: Bad\n")
+    definitions, problems = load_audiences(tmp_path)
+    assert [d.key for d in definitions] == ["good"]
+    assert len(problems) == 1
+
+
+def test_error_message_lists_every_problem(tmp_path):
+    write(tmp_path, "bad.yaml", "name: ''\ninclude_segments: []\n")
+    _, problems = load_audiences(tmp_path)
+    message = str(AudienceDefinitionError(problems))
+    assert message.startswith("2 problem(s)") and "'name'" in message and "'include_segments'" in message
+
+
+def test_shipped_demo_audiences_are_valid():
+    definitions, problems = load_audiences(Path(__file__).resolve().parents[2] / "include" / "audiences")
+    assert problems == []
+    assert len(definitions) >= 4
+
+
+@pytest.mark.parametrize("schedule", ["@daily", "0 6 * * *", None])
+def test_accepted_schedules(tmp_path, schedule):
+    import yaml
+
+    path = write(tmp_path, "s.yaml", yaml.safe_dump({"name": "S", "include_segments": [1], "schedule": schedule}))
+    definition, problems = parse_audience_file(path)
+    assert problems == [] and definition.schedule == schedule

@@ -1,0 +1,70 @@
+"""include − exclude and the diff against TikTok, on small hand-made member frames."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from tiktok_audiences.membership import build_audience, diff_members, empty_identifiers, empty_members
+
+
+def members(*rows: tuple[int, str, str]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["contact_id", "id_type", "id_hash"]).astype(
+        {"contact_id": "int64", "id_type": "str", "id_hash": "str"}
+    )
+
+
+def identifiers(frame: pd.DataFrame) -> set[tuple[str, str]]:
+    return set(zip(frame["id_type"], frame["id_hash"], strict=True))
+
+
+def test_audience_is_include_minus_excluded_contacts():
+    include = members((1, "email", "a"), (1, "phone", "b"), (2, "email", "c"))
+    exclude = members((1, "maid", "z"))
+    audience = build_audience(include, exclude)
+    assert identifiers(audience.identifiers) == {("email", "c")}
+    assert audience.size == 1
+    assert audience.excluded_contacts == 1
+
+
+def test_identifier_of_an_excluded_contact_is_never_sent_for_another_contact():
+    include = members((1, "email", "shared"), (1, "phone", "p1"))
+    exclude = members((2, "email", "shared"))
+    audience = build_audience(include, exclude)
+    assert identifiers(audience.identifiers) == {("phone", "p1")}
+    assert audience.size == 1 and audience.excluded_identifiers == 1
+
+
+def test_duplicate_identifiers_across_contacts_are_sent_once():
+    audience = build_audience(members((1, "email", "a"), (2, "email", "a")), empty_members())
+    assert len(audience.identifiers) == 1
+    assert audience.size == 2
+
+
+def test_same_hash_under_two_types_is_two_identifiers():
+    audience = build_audience(members((1, "email", "x"), (1, "phone", "x")), empty_members())
+    assert identifiers(audience.identifiers) == {("email", "x"), ("phone", "x")}
+
+
+def test_diff_adds_missing_and_removes_departed():
+    desired = members((1, "email", "a"), (2, "email", "b"))[["id_type", "id_hash"]]
+    confirmed = members((0, "email", "b"), (0, "email", "old"))[["id_type", "id_hash"]]
+    changes = diff_members(desired, confirmed)
+    assert identifiers(changes.additions) == {("email", "a")}
+    assert identifiers(changes.removals) == {("email", "old")}
+
+
+def test_no_change_means_empty_diff():
+    desired = members((1, "email", "a"))[["id_type", "id_hash"]]
+    assert diff_members(desired, desired.copy()).is_empty
+
+
+def test_first_sync_adds_everything():
+    desired = members((1, "email", "a"), (1, "maid", "m"))[["id_type", "id_hash"]]
+    changes = diff_members(desired, empty_identifiers())
+    assert identifiers(changes.additions) == identifiers(desired) and changes.removals.empty
+
+
+def test_emptied_audience_removes_everything():
+    confirmed = members((1, "email", "a"))[["id_type", "id_hash"]]
+    changes = diff_members(empty_identifiers(), confirmed)
+    assert identifiers(changes.removals) == {("email", "a")} and changes.additions.empty
