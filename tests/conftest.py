@@ -21,6 +21,8 @@ os.environ.update(
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}",
         "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
         "TIKTOK_AUDIENCES_STAGING_URL": f"file://{_AIRFLOW_HOME / 'staging'}",
+        # No task retries in tests: a failure must show at once, not be hidden by a passing retry.
+        "TIKTOK_AUDIENCES_TASK_RETRIES": "0",
     }
 )
 os.environ.pop("TIKTOK_AUDIENCES_DIR", None)

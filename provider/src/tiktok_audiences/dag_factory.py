@@ -21,6 +21,7 @@ from tiktok_audiences.operators.tiktok import TikTokAudienceSyncOperator
 from tiktok_audiences.staging import staging_base_url
 
 SQL_DIR_ENV = "TIKTOK_AUDIENCES_SQL_DIR"
+RETRIES_ENV = "TIKTOK_AUDIENCES_TASK_RETRIES"
 CONTACTS_CONN_ID = "contacts_db"
 START_DATE = datetime(2026, 1, 1)  # fixed: a moving start date would version the DAG on every parse
 
@@ -55,7 +56,7 @@ def build_audience_dag(definition: AudienceDefinition, *, sql_dir: str | os.Path
         },
         default_args={
             "owner": "data-engineering",
-            "retries": 2,
+            "retries": int(os.environ.get(RETRIES_ENV, "2")),
             "retry_delay": timedelta(seconds=30),
             "retry_exponential_backoff": True,
             "on_failure_callback": record_failure,

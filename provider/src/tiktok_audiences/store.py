@@ -87,6 +87,7 @@ sync_runs = sa.Table(
     sa.Column("duration_seconds", sa.Float),
     sa.Column("message", sa.Text),
     sa.UniqueConstraint("audience_key", "run_id", name="uq_tiktok_sync_runs_run"),
+    sa.Index("ix_tiktok_sync_runs_audience", "audience_key", "started_at"),
 )
 
 confirmed_members = sa.Table(
@@ -136,10 +137,7 @@ def _migration_1(conn: Connection) -> None:
         segment_snapshot_members,
         audience_locks,
     ):
-        table.create(conn, checkfirst=True)
-    sa.Index("ix_tiktok_sync_runs_audience", sync_runs.c.audience_key, sync_runs.c.started_at).create(
-        conn, checkfirst=True
-    )
+        table.create(conn, checkfirst=True)  # with the table's indexes
 
 
 #: Ordered schema migrations: (version, description, function). Append, never edit a shipped one.

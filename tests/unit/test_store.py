@@ -1,0 +1,61 @@
+"""Metadata tables: migrations, the confirmed set, the per-audience lock (on SQLite files)."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import sqlalchemy as sa
+
+from tiktok_audiences.store import SCHEMA_VERSION, AudienceStore, LockHolder, sqlite_engine
+
+
+def store_at(path) -> AudienceStore:
+    store = AudienceStore(sqlite_engine(str(path)))
+    store.migrate()
+    return store
+
+
+def test_migrations_run_once_per_database_even_in_one_process(tmp_path):
+    for name in ("a.db", "b.db"):
+        store = store_at(tmp_path / name)
+        assert store.migrate() == SCHEMA_VERSION
+        with store.engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM tiktok_schema_migrations")).scalar() == SCHEMA_VERSION
+
+
+def test_confirmed_set_add_remove_replace(tmp_path):
+    store = store_at(tmp_path / "m.db")
+    frame = pd.DataFrame({"id_type": ["email", "phone"], "id_hash": ["a" * 64, "b" * 64]})
+    store.confirm_added("k", frame)
+    store.confirm_removed("k", frame.iloc[:1])
+    assert store.load_confirmed("k").values.tolist() == [["phone", "b" * 64]]
+    store.confirm_replaced("k", frame.iloc[:1])
+    assert store.load_confirmed("k").values.tolist() == [["email", "a" * 64]]
+
+
+def test_lock_excludes_a_second_run(tmp_path):
+    store = store_at(tmp_path / "m.db")
+    first = LockHolder("run-1", "host", os.getpid())
+    assert store.acquire_lock("k", first, 600) is None
+    blocked_by = store.acquire_lock("k", LockHolder("run-2", "host", 2**22 + 54321), 600)
+    assert blocked_by is not None and blocked_by.holder == "run-1"
+
+
+def test_lock_of_a_dead_process_on_this_host_is_taken_over(tmp_path):
+    store = store_at(tmp_path / "m.db")
+    dead = LockHolder("run-1", LockHolder.for_run("x").hostname, 2**22 + 12345)  # no such pid
+    assert store.acquire_lock("k", dead, 600) is None
+    assert store.acquire_lock("k", LockHolder.for_run("run-2"), 600) is None
+
+
+def test_expired_lock_is_taken_over(tmp_path):
+    store = store_at(tmp_path / "m.db")
+    assert store.acquire_lock("k", LockHolder("run-1", "other-host", 1), -1) is None
+    assert store.acquire_lock("k", LockHolder.for_run("run-2"), 600) is None
+
+
+def test_live_lock_on_another_host_blocks(tmp_path):
+    store = store_at(tmp_path / "m.db")
+    assert store.acquire_lock("k", LockHolder("run-1", "other-host", 1), 600) is None
+    assert store.acquire_lock("k", LockHolder.for_run("run-2"), 600).holder == "run-1"
