@@ -209,3 +209,60 @@ def test_run_killed_between_upload_and_commit_converges_on_the_next_run(audience
     assert_success(audience_env.run("buyers"))
     assert tiktok_members(audience_env) == expected_identifiers([*range(101, 1401), *range(1501, 1601)])
     assert audience_env.audience_row("buyers")["status"] == "Active"
+
+
+def test_access_token_and_raw_identifiers_never_reach_the_logs(audience_env, contacts, capfd):
+    from tests.integration.contacts import email, phone
+    from tiktok_sandbox.config import SandboxConfig
+
+    define(audience_env)
+    assert_success(audience_env.run("buyers"))
+    output = "".join(capfd.readouterr())
+    assert "Created TikTok audience" in output  # the task logs were captured
+    assert SandboxConfig().access_token not in output
+    assert email(11) not in output and phone(12) not in output
+
+
+def test_sqlite_contact_database_works_like_postgresql(audience_env, tmp_path, monkeypatch):
+    import json
+
+    import sqlalchemy as sa
+
+    path = tmp_path / "contacts.db"
+    db = ContactDatabase(sa.create_engine(f"sqlite:///{path}"))
+    db.add_contacts(range(1, 1201))
+    db.add_segment(1, "All", criteria="contact_id > 0")
+    db.add_segment(2, "Static", members=range(1, 101))
+    monkeypatch.setenv("AIRFLOW_CONN_CONTACTS_DB", json.dumps({"conn_type": "sqlite", "host": str(path)}))
+    define(audience_env, include_segments=[1], exclude_segments=[2])
+    assert_success(audience_env.run("buyers"))
+    assert tiktok_members(audience_env) == expected_identifiers(range(101, 1201))
+
+
+def test_criteria_with_a_write_fails_with_a_clear_message_and_sends_nothing(audience_env, contacts):
+    contacts.execute("UPDATE segments SET criteria = 'true; DELETE FROM contacts' WHERE segment_id = 1")
+    define(audience_env)
+    run = audience_env.run("buyers")
+    assert run.state == "failed"
+    row = audience_env.audience_row("buyers")
+    assert row["status"] == "Failed"
+    assert "segment 1 ('First 1200')" in row["status_message"] and "Fix:" in row["status_message"]
+    assert audience_env.sandbox.audiences() == []
+    with contacts.engine.connect() as conn:
+        import sqlalchemy as sa
+
+        assert conn.execute(sa.text("SELECT count(*) FROM contacts")).scalar() == 1500
+
+
+def test_revoked_token_marks_the_audience_failed_with_reauthenticate_hint(audience_env, contacts):
+    from tiktok_sandbox.config import SandboxConfig
+
+    define(audience_env)
+    assert_success(audience_env.run("buyers"))
+    audience_env.sandbox.control("POST", f"tokens/{SandboxConfig().access_token}/revoke")
+    contacts.execute("UPDATE contacts SET subscription_status = 'unsubscribed' WHERE contact_id <= 10")
+    before = audience_env.store().load_confirmed("buyers")
+    assert audience_env.run("buyers").state == "failed"
+    row = audience_env.audience_row("buyers")
+    assert row["status"] == "Failed" and "re-authenticate the integration 'tiktok_default'" in row["status_message"]
+    assert len(audience_env.store().load_confirmed("buyers")) == len(before)

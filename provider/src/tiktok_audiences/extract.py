@@ -149,12 +149,12 @@ def read_only(engine: Engine) -> Iterator[Connection]:
     """A connection in a read-only transaction, whatever the database."""
     with engine.connect() as conn:
         if engine.dialect.name == "sqlite":
-            conn.exec_driver_sql("PRAGMA query_only = ON")
-            try:
-                with conn.begin():
+            with conn.begin():
+                conn.exec_driver_sql("PRAGMA query_only = ON")
+                try:
                     yield conn
-            finally:
-                conn.exec_driver_sql("PRAGMA query_only = OFF")
+                finally:
+                    conn.exec_driver_sql("PRAGMA query_only = OFF")
         else:
             with conn.begin():
                 conn.exec_driver_sql("SET TRANSACTION READ ONLY")

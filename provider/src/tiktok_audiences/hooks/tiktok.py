@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 import requests
 import tenacity
 from airflow.providers.http.hooks.http import HttpHook, _process_extra_options_from_connection
+from airflow.sdk.log import mask_secret
 
 from tiktok_audiences.exceptions import (
     TikTokApiError,
@@ -107,6 +108,10 @@ class TikTokHook(HttpHook):
         conn = self._connection
         extra = conn.extra_dejson
         advertiser_id = _extra_value(extra, "advertiser_id")
+        if conn.password:
+            # Airflow masks connection passwords it hands to tasks; masking here as well covers
+            # hooks used outside a task (CLI, API server) and any future log line.
+            mask_secret(conn.password)
         if not conn.password:
             raise TikTokIntegrationError(
                 f"TikTok integration '{self.tiktok_conn_id}' has no access token. Set the integration "

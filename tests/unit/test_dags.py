@@ -1,0 +1,57 @@
+"""DAG integrity: one DAG per audience file, the documented shape, and clear import errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def dagbag(monkeypatch, audiences_dir):
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("TIKTOK_AUDIENCES_DIR", str(audiences_dir))
+    return DagBag(dag_folder=str(PROJECT / "dags"))
+
+
+def test_one_dag_per_shipped_audience_with_the_documented_shape(monkeypatch):
+    bag = dagbag(monkeypatch, PROJECT / "include" / "audiences")
+    assert bag.import_errors == {}
+    stems = sorted(p.stem for p in (PROJECT / "include" / "audiences").glob("*.yaml"))
+    assert sorted(bag.dag_ids) == [f"tiktok_audience__{s}" for s in stems]
+    for dag in bag.dags.values():
+        assert dag.max_active_runs == 1
+        assert dag.catchup is False
+        assert "tiktok" in dag.tags
+        assert set(dag.params) >= {"full_resync", "dry_run"}
+        assert [t.task_id for t in dag.topological_sort()] == ["extract_members", "sync_to_tiktok", "cleanup_staging"]
+        assert dag.doc_md and "TikTok audience" in dag.doc_md
+
+
+def test_each_dag_binds_its_own_audience(monkeypatch):
+    bag = dagbag(monkeypatch, PROJECT / "include" / "audiences")
+    for dag_id, dag in bag.dags.items():
+        assert dag.get_task("sync_to_tiktok").audience["key"] == dag_id.removeprefix("tiktok_audience__")
+
+
+def test_bad_definition_is_an_import_error_naming_file_field_and_fix(monkeypatch, tmp_path):
+    (tmp_path / "good.yaml").write_text("name: Good\ninclude_segments: [1]\n")
+    (tmp_path / "bad.yaml").write_text("name: Bad\ninclude_segmnts: [1]\n")
+    bag = dagbag(monkeypatch, tmp_path)
+    assert bag.dag_ids == ["tiktok_audience__good"]  # the valid audience keeps syncing
+    [(path, error)] = bag.import_errors.items()
+    assert path.endswith("tiktok_audience_definitions.py")
+    assert "bad.yaml: field 'include_segmnts'" in error and "did you mean 'include_segments'" in error
+
+
+@pytest.mark.parametrize("key", ["validate"])
+def test_validate_command_reports_problems_and_exit_code(tmp_path, capsys, key):
+    from tiktok_audiences.cli import main
+
+    (tmp_path / "bad.yaml").write_text("name: Bad\n")
+    assert main([key, "--dir", str(tmp_path)]) == 1
+    assert "bad.yaml: field 'include_segments': is missing" in capsys.readouterr().err
+    (tmp_path / "bad.yaml").write_text("name: Bad\ninclude_segments: [1]\n")
+    assert main([key, "--dir", str(tmp_path)]) == 0

@@ -1,0 +1,133 @@
+"""TikTokHook against the sandbox over real HTTP: envelope checks, retries, auth, headers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+
+from tiktok_audiences.exceptions import TikTokApiError, TikTokAudienceNotFound, TikTokAuthError, TikTokIntegrationError
+from tiktok_audiences.hooks.tiktok import TikTokHook
+from tiktok_sandbox.config import SandboxConfig
+
+CONFIG = SandboxConfig()
+HASHES = [f"{i:064x}" for i in range(1, 1201)]
+
+
+@pytest.fixture
+def connection(monkeypatch, sandbox):
+    def set_connection(**overrides):
+        spec = {
+            "conn_type": "tiktok_ads",
+            "host": sandbox.url,
+            "password": CONFIG.access_token,
+            "extra": {"advertiser_id": CONFIG.advertiser_ids[0], "app_id": CONFIG.app_id},
+        }
+        spec.update(overrides)
+        monkeypatch.setenv("AIRFLOW_CONN_TIKTOK_TEST", json.dumps(spec))
+        return TikTokHook(tiktok_conn_id="tiktok_test", backoff_seconds=0.01, backoff_max_seconds=0.05)
+
+    return set_connection
+
+
+def email_file(hashes) -> bytes:
+    return ("EMAIL_SHA256\n" + "\n".join(hashes) + "\n").encode()
+
+
+def create(hook: TikTokHook, hashes=HASHES) -> str:
+    path = hook.upload_file(email_file(hashes), calculate_type="EMAIL_SHA256", file_name="a.csv")
+    return hook.create_audience("Hook test", calculate_type="EMAIL_SHA256", file_paths=[path])
+
+
+def test_create_and_get_round_trip(connection, sandbox):
+    hook = connection()
+    audience_id = create(hook)
+    assert hook.get_audience(audience_id)["name"] == "Hook test"
+    assert len(sandbox.members(audience_id)) == len(HASHES)
+
+
+def test_unknown_audience_raises_not_found(connection):
+    with pytest.raises(TikTokAudienceNotFound):
+        connection().get_audience("7399999999999999999")
+
+
+def test_rate_limit_code_is_retried(connection, sandbox):
+    hook = connection()
+    sandbox.fault(path="dmp/custom_audience/list/", code=40100, times=2)
+    assert list(hook.list_audiences()) == []
+    calls = [r for r in sandbox.control("GET", "requests") if "list" in r["path"]]
+    assert len(calls) == 3
+
+
+def test_http_5xx_and_malformed_json_are_retried(connection, sandbox):
+    hook = connection()
+    sandbox.fault(path="dmp/custom_audience/list/", http_status=502, times=1)
+    sandbox.fault(path="dmp/custom_audience/list/", malformed_json=True, times=1)
+    assert list(hook.list_audiences()) == []
+
+
+def test_retries_stop_after_max_attempts(connection, sandbox):
+    hook = connection()
+    hook.max_attempts = 2
+    sandbox.fault(path="dmp/custom_audience/list/", code=50000, times=5)
+    with pytest.raises(TikTokApiError, match="50000"):
+        list(hook.list_audiences())
+
+
+def test_revoked_token_fails_fast_with_reauthenticate_hint(connection, sandbox):
+    hook = connection()
+    sandbox.control("POST", f"tokens/{CONFIG.access_token}/revoke")
+    with pytest.raises(TikTokAuthError, match="re-authenticate the integration 'tiktok_test'") as info:
+        list(hook.list_audiences())
+    assert info.value.code == 40105
+    assert len([r for r in sandbox.control("GET", "requests") if "list" in r["path"]]) == 1
+
+
+def test_other_error_carries_code_message_and_request_id(connection, sandbox):
+    hook = connection()
+    with pytest.raises(TikTokApiError) as info:
+        create(hook, HASHES[:10])  # below TikTok's 1,000 minimum
+    assert info.value.code == 40002 and info.value.request_id
+    assert "40002" in str(info.value) and info.value.request_id in str(info.value)
+
+
+def test_connection_extras_are_never_sent_as_headers(connection, sandbox, monkeypatch):
+    hook = connection(extra={"advertiser_id": CONFIG.advertiser_ids[0], "app_id": CONFIG.app_id, "secret_note": "x"})
+    sent = []
+    original = requests.Session.send
+
+    def spy(session, request, **kwargs):
+        sent.append(dict(request.headers))
+        return original(session, request, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "send", spy)
+    list(hook.list_audiences())
+    headers = {k.lower() for k in sent[0]}
+    assert "access-token" in headers
+    assert not headers & {"advertiser_id", "app_id", "secret_note"}
+
+
+def test_tls_verification_cannot_be_disabled_for_a_remote_host(connection):
+    hook = connection(host="https://business-api.tiktok.com", extra={"advertiser_id": "1", "verify": False})
+    with pytest.raises(TikTokIntegrationError, match="TLS verification"):
+        list(hook.list_audiences())
+
+
+def test_missing_advertiser_is_a_clear_integration_error(connection):
+    hook = connection(extra={})
+    with pytest.raises(TikTokIntegrationError, match="has no advertiser_id"):
+        hook.advertiser_id
+
+
+def test_missing_connection_says_the_integration_was_deleted(monkeypatch):
+    monkeypatch.delenv("AIRFLOW_CONN_TIKTOK_GONE", raising=False)
+    with pytest.raises(TikTokIntegrationError, match="does not exist"):
+        TikTokHook(tiktok_conn_id="tiktok_gone").advertiser_id
+
+
+def test_access_token_is_registered_as_a_secret(connection):
+    from airflow.sdk._shared.secrets_masker import redact  # the masker task logs go through
+
+    connection().advertiser_id
+    assert CONFIG.access_token not in str(redact(f"token={CONFIG.access_token}"))
