@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3.11
 BIN := $(VENV)/bin
 
-.PHONY: demo test install install-dev validate sandbox airflow clean
+.PHONY: demo test install install-dev validate sandbox airflow-ui clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -30,6 +30,10 @@ validate: install
 ## Start the TikTok sandbox on port 8765 (for the Airflow UI walk-through in the README).
 sandbox: install
 	$(BIN)/tiktok-sandbox --port 8765
+
+## Open the demo in the Airflow UI (http://localhost:8080) with the sandbox on :8765.
+airflow-ui: install
+	bash scripts/airflow-ui.sh
 
 clean:
 	rm -rf .demo .pytest_cache
