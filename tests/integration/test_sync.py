@@ -128,14 +128,36 @@ def test_audience_below_1000_contacts_is_too_small_and_nothing_is_sent(audience_
     assert audience_env.sandbox.audiences() == []
 
 
-def test_shrinking_below_1000_sends_nothing_and_keeps_tiktok_as_it_was(audience_env, contacts):
+def test_shrinking_below_1000_is_stopped_by_the_guard_until_overridden(audience_env, contacts):
     define(audience_env)
     assert_success(audience_env.run("buyers"))
     before = tiktok_members(audience_env)
-    contacts.execute("UPDATE contacts SET subscription_status = 'unsubscribed' WHERE contact_id <= 500")
-    assert_success(audience_env.run("buyers"))
+    # 29% fewer contacts: under the share limit, but below TikTok's minimum.
+    contacts.execute("UPDATE contacts SET subscription_status = 'unsubscribed' WHERE contact_id <= 401")
+    assert audience_env.run("buyers").state == "failed"
+    row = audience_env.audience_row("buyers")
+    assert row["status"] == "Failed" and "from 1,400 to 999 contacts" in row["status_message"]
     assert tiktok_members(audience_env) == before
+    assert_success(audience_env.run("buyers", allow_large_removal=True))
+    assert tiktok_members(audience_env) == before  # TikTok would refuse the update: nothing is sent
     assert audience_env.audience_row("buyers")["status"] == "Too Small"
+
+
+def test_removing_more_than_30_percent_is_stopped_until_overridden(audience_env, contacts):
+    define(audience_env)
+    assert_success(audience_env.run("buyers"))
+    before = tiktok_members(audience_env)
+    contacts.execute("DELETE FROM segment_members WHERE segment_id = 2")  # an upstream bug empties a segment
+    contacts.execute("UPDATE segments SET criteria = 'contact_id <= 700' WHERE segment_id = 1")
+    contacts.add_contacts(range(2001, 2401))
+    contacts.add_members(2, range(2001, 2401))
+    assert audience_env.run("buyers").state == "failed"
+    row = audience_env.audience_row("buyers")
+    assert row["status"] == "Failed" and "more than the 30% limit" in row["status_message"]
+    assert "allow_large_removal=true" in row["status_message"]
+    assert tiktok_members(audience_env) == before
+    assert_success(audience_env.run("buyers", allow_large_removal=True))
+    assert tiktok_members(audience_env) == expected_identifiers([*range(1, 701), *range(2001, 2401)])
 
 
 def test_dry_run_reports_the_plan_and_sends_nothing(audience_env, contacts):

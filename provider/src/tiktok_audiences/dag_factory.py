@@ -53,6 +53,13 @@ def build_audience_dag(definition: AudienceDefinition, *, sql_dir: str | os.Path
                 title="Dry run",
                 description="Compute and report the plan (additions, removals); send nothing to TikTok.",
             ),
+            "allow_large_removal": Param(
+                False,
+                type="boolean",
+                title="Allow large removal",
+                description="Let this run remove more than the configured share of the audience (default 30%) "
+                "or drain it below TikTok's 1,000 minimum. Only after checking the segments are right.",
+            ),
         },
         default_args={
             "owner": "data-engineering",
@@ -75,6 +82,7 @@ def build_audience_dag(definition: AudienceDefinition, *, sql_dir: str | os.Path
             extract_summary=extract.output,
             full_resync="{{ params.full_resync }}",
             dry_run="{{ params.dry_run }}",
+            allow_large_removal="{{ params.allow_large_removal }}",
         )
 
         @task(task_id="cleanup_staging", trigger_rule="all_done")

@@ -37,13 +37,15 @@ class TikTokAudienceSyncOperator(BaseOperator):
     :param extract_summary: what the extract task returned (templated; an XCom pull)
     :param full_resync: send the whole audience with REPLACE instead of a diff (templated)
     :param dry_run: compute and report the plan, send nothing (templated)
+    :param allow_large_removal: let the run remove more than the configured share of the audience
+        or drain it below TikTok's minimum (templated); see :mod:`tiktok_audiences.guards`
     :param meta_conn_id: connection of the metadata database
     :param batch_size: identifiers per uploaded customer file
     :param lock_timeout: how long to wait for another run of the same audience to finish
     :param lock_lease: how long a lock stays valid without being renewed
     """
 
-    template_fields: Sequence[str] = ("extract_summary", "full_resync", "dry_run")
+    template_fields: Sequence[str] = ("extract_summary", "full_resync", "dry_run", "allow_large_removal")
     ui_color = "#fde8ef"
 
     def __init__(
@@ -53,6 +55,7 @@ class TikTokAudienceSyncOperator(BaseOperator):
         extract_summary: Any,
         full_resync: Any = False,
         dry_run: Any = False,
+        allow_large_removal: Any = False,
         meta_conn_id: str = META_CONN_ID,
         batch_size: int = 500_000,
         lock_timeout: timedelta = timedelta(minutes=30),
@@ -64,6 +67,7 @@ class TikTokAudienceSyncOperator(BaseOperator):
         self.extract_summary = extract_summary
         self.full_resync = full_resync
         self.dry_run = dry_run
+        self.allow_large_removal = allow_large_removal
         self.meta_conn_id = meta_conn_id
         self.batch_size = batch_size
         self.lock_timeout = lock_timeout
@@ -107,7 +111,7 @@ class TikTokAudienceSyncOperator(BaseOperator):
     # -- the sync -----------------------------------------------------------------------------
 
     def _sync(self, context: Context, store: AudienceStore, holder: LockHolder) -> dict[str, Any]:
-        from tiktok_audiences import membership, staging
+        from tiktok_audiences import guards, membership, staging
         from tiktok_audiences.exceptions import TikTokAudienceNotFound, TikTokAuthError, TikTokIntegrationError
         from tiktok_audiences.hooks.tiktok import TikTokHook
         from tiktok_audiences.status import MIN_AUDIENCE_SIZE, AudienceStatus, match_rate, resolve_status
@@ -195,8 +199,27 @@ class TikTokAudienceSyncOperator(BaseOperator):
                 name, audience.size, len(desired), audience.excluded_contacts, mode, plan["to_add"], plan["to_remove"],
             )
 
+            # Removal guard: an emptied segment looks exactly like "everyone left"; refuse to act on it
+            # without a person's explicit override.
+            live = len(confirmed) if audience_id else 0
+            planned_removals = plan["to_remove"] if mode == "incremental" else max(0, live - _overlap(desired, confirmed))
+            check = guards.check_removals(
+                live_identifiers=live,
+                removals=planned_removals,
+                live_size=row.get("size") if audience_id else None,
+                new_size=audience.size,
+                max_share=guards.max_removal_share(),
+            )
+            if check.blocked and not _as_bool(self.allow_large_removal):
+                message = f"Removal guard: {check.blocked}"
+                if not dry_run:
+                    raise AirflowFailException(message)
+                notes.append(message)
+
             if dry_run:
-                message = f"Dry run: would {mode} (+{plan['to_add']} / -{plan['to_remove']} identifiers); nothing sent"
+                message = "; ".join(
+                    [f"Dry run: would {mode} (+{plan['to_add']} / -{plan['to_remove']} identifiers); nothing sent", *notes]
+                )
                 store.finish_run(key, run_id, outcome="dry_run", added=plan["to_add"], removed=plan["to_remove"],
                                  timings=_rounded(timings), message=message, **counts)
                 return {"audience": key, "outcome": "dry_run", "status": row["status"], "plan": plan, **_public(counts)}
@@ -412,6 +435,13 @@ def customer_file(identifiers: pd.DataFrame, id_types: Sequence[str]) -> bytes:
             for t, h in zip(identifiers["id_type"].tolist(), identifiers["id_hash"].tolist(), strict=True)
         )
     return (header + "\n" + body + "\n").encode("ascii")
+
+
+def _overlap(desired: pd.DataFrame, confirmed: pd.DataFrame) -> int:
+    """How many confirmed identifiers are still desired (what a REPLACE keeps)."""
+    from tiktok_audiences import membership
+
+    return len(confirmed) - len(membership.diff_members(desired, confirmed).removals)
 
 
 def _as_bool(value: Any) -> bool:
