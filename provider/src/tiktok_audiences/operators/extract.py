@@ -71,6 +71,17 @@ class AudienceMembersExtractOperator(BaseOperator):
         folder = staging.run_folder(self.staging_url, context["dag"].dag_id, context["run_id"])
         folder.mkdir(parents=True, exist_ok=True)
 
+        try:
+            return self._extract(contacts, sql, folder, store, snapshot, remembered)
+        except BaseException:
+            # The cleanup teardown only runs when this (its setup) succeeded, so a failed extraction
+            # removes its own partial files.
+            staging.remove_folder(folder)
+            raise
+
+    def _extract(self, contacts, sql, folder, store, snapshot, remembered) -> dict[str, Any]:
+        from tiktok_audiences import extract, staging
+
         counters = _Counters()
         segment_ids = list(self.audience["include_segments"]) + list(self.audience["exclude_segments"])
         try:
