@@ -288,3 +288,42 @@ def test_revoked_token_marks_the_audience_failed_with_reauthenticate_hint(audien
     row = audience_env.audience_row("buyers")
     assert row["status"] == "Failed" and "re-authenticate the integration 'tiktok_default'" in row["status_message"]
     assert len(audience_env.store().load_confirmed("buyers")) == len(before)
+    resync_integration(audience_env, "fresh-token-after-resync")
+    assert_success(audience_env.run("buyers"))
+    assert tiktok_members(audience_env) == expected_identifiers(range(11, 1401))
+    assert audience_env.audience_row("buyers")["status"] == "Active"
+
+
+def resync_integration(audience_env, token: str, scope=(3, 30, 31, 32)) -> None:
+    """What "Resync integration" does: TikTok issues a new token, the connection stores it."""
+    import json
+
+    from tiktok_sandbox.config import SandboxConfig
+
+    config = SandboxConfig()
+    audience_env.sandbox.control("POST", "tokens", json={"token": token, "advertiser_ids": config.advertiser_ids,
+                                                         "scope": list(scope)})
+    connection = json.loads(os.environ["AIRFLOW_CONN_TIKTOK_DEFAULT"])
+    connection["password"] = token
+    os.environ["AIRFLOW_CONN_TIKTOK_DEFAULT"] = json.dumps(connection)
+
+
+def test_expired_token_fails_without_retry_and_touches_no_state(audience_env, contacts):
+    define(audience_env)
+    assert_success(audience_env.run("buyers"))
+    contacts.execute("UPDATE contacts SET subscription_status = 'unsubscribed' WHERE contact_id <= 10")
+    audience_env.sandbox.fault(path="*", code=40102, message="Access token has expired", times=1)
+    audience_env.sandbox.control("DELETE", "requests")
+    assert audience_env.run("buyers").state == "failed"
+    assert len(audience_env.sandbox.control("GET", "requests")) == 1  # failed fast: no retry
+    row = audience_env.audience_row("buyers")
+    assert "40102" in row["status_message"] and "re-authenticate" in row["status_message"]
+    assert tiktok_members(audience_env) == expected_identifiers(range(1, 1401))
+
+
+def test_missing_write_permission_names_the_scope(audience_env, contacts):
+    define(audience_env)
+    resync_integration(audience_env, "read-only-token", scope=(3, 30))
+    assert audience_env.run("buyers").state == "failed"
+    message = audience_env.audience_row("buyers")["status_message"]
+    assert "40001" in message and "scope 31" in message and "re-authenticate" in message

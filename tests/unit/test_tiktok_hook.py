@@ -131,3 +131,21 @@ def test_access_token_is_registered_as_a_secret(connection):
 
     connection().advertiser_id
     assert CONFIG.access_token not in str(redact(f"token={CONFIG.access_token}"))
+
+
+def test_requests_are_paced_under_the_integrations_max_qps(connection, sandbox):
+    sandbox.control("POST", "config", json={"qps_limit": 4})
+    hook = connection(extra={"advertiser_id": CONFIG.advertiser_ids[0], "max_qps": 3})
+    hook.max_attempts = 1  # a single 40100 would fail the call
+    for _ in range(8):
+        list(hook.list_audiences())
+    assert [r["code"] for r in sandbox.control("GET", "requests")] == [0] * 8
+
+
+def test_unpaced_requests_hit_tiktoks_rate_limit(connection, sandbox):
+    sandbox.control("POST", "config", json={"qps_limit": 4})
+    hook = connection(extra={"advertiser_id": CONFIG.advertiser_ids[0], "max_qps": 0})
+    hook.max_attempts = 1
+    with pytest.raises(TikTokApiError, match="40100"):
+        for _ in range(8):
+            list(hook.list_audiences())

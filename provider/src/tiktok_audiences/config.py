@@ -36,6 +36,7 @@ KNOWN_FIELDS = (
     "identifiers",
     "schedule",
     "description",
+    "pool",
 )
 _KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
 _CONN_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
@@ -88,6 +89,7 @@ class AudienceDefinition:
     identifiers: tuple[str, ...] = ID_TYPES
     schedule: str | None = DEFAULT_SCHEDULE
     description: str = ""
+    pool: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -110,6 +112,7 @@ class AudienceDefinition:
             "identifiers": list(self.identifiers),
             "schedule": self.schedule,
             "description": self.description,
+            "pool": self.pool,
         }
 
 
@@ -254,6 +257,9 @@ def parse_audience(key: str, where: str, document: Any) -> tuple[AudienceDefinit
     description = document.get("description", "")
     if not isinstance(description, str):
         problem("description", "must be text", "write the description as a string")
+    pool = document.get("pool")
+    if pool is not None and (not isinstance(pool, str) or not _CONN_ID_PATTERN.match(pool)):
+        problem("pool", "must be the name of an Airflow pool", "e.g. 'tiktok_default_api', created in Admin > Pools")
 
     if problems:
         return None, problems
@@ -268,6 +274,7 @@ def parse_audience(key: str, where: str, document: Any) -> tuple[AudienceDefinit
             identifiers=identifiers,
             schedule=schedule,
             description=description,
+            pool=pool,
             raw=dict(document),
         ),
         [],

@@ -83,6 +83,9 @@ def build_audience_dag(definition: AudienceDefinition, *, sql_dir: str | os.Path
             full_resync="{{ params.full_resync }}",
             dry_run="{{ params.dry_run }}",
             allow_large_removal="{{ params.allow_large_removal }}",
+            # Audiences of one integration that name one pool share its slots: with max_qps per sync,
+            # slots × max_qps bounds the requests the integration sends TikTok per second.
+            **({"pool": definition.pool} if definition.pool else {}),
         )
 
         @task(task_id="cleanup_staging", trigger_rule="all_done")

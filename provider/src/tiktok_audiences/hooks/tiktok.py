@@ -10,6 +10,7 @@ import hashlib
 import ipaddress
 import json
 import logging
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -35,6 +36,10 @@ log = logging.getLogger(__name__)
 #: Envelope codes meaning "success" (20001 is TikTok's partial success, logged as a warning).
 _SUCCESS_CODES = frozenset({0, 20001})
 _DEFAULT_TIMEOUT = (10, 300)  # connect, read (seconds): uploads of large files take a while
+#: Requests per second one hook sends at most, unless the connection extra sets ``max_qps``. TikTok's
+#: Basic app tier allows 10 QPS per app; a pool of N slots shared by an integration's audiences keeps
+#: the app at most N × max_qps.
+DEFAULT_MAX_QPS = 5.0
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,7 @@ class TikTokIntegration:
     advertiser_id: str
     app_id: str | None
     base_url: str
+    max_qps: float = DEFAULT_MAX_QPS
 
 
 class TikTokHook(HttpHook):
@@ -88,6 +94,7 @@ class TikTokHook(HttpHook):
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
         self.backoff_max_seconds = backoff_max_seconds
+        self._last_request_at = 0.0
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -123,12 +130,35 @@ class TikTokHook(HttpHook):
                 f"to the connection extra, e.g. {{\"advertiser_id\": \"7200000000000000001\"}}."
             )
         self._set_base_url(conn)
+        try:
+            raw_qps = extra.get("max_qps")
+            max_qps = DEFAULT_MAX_QPS if raw_qps in (None, "") else float(raw_qps)  # 0 turns pacing off
+        except (TypeError, ValueError):
+            raise TikTokIntegrationError(
+                f"TikTok integration '{self.tiktok_conn_id}': extra max_qps={extra.get('max_qps')!r} is not a "
+                f"number. Set it to the requests per second one sync may send, e.g. 5."
+            ) from None
         return TikTokIntegration(
             conn_id=self.tiktok_conn_id,
             advertiser_id=str(advertiser_id),
             app_id=_extra_value(extra, "app_id"),
             base_url=self.base_url,
+            max_qps=max_qps,
         )
+
+    def _pace(self) -> None:
+        """Keep this hook under the integration's ``max_qps`` (TikTok throttles per app, 40100)."""
+        max_qps = self.integration.max_qps if "integration" in self.__dict__ else DEFAULT_MAX_QPS
+        if max_qps <= 0:
+            return
+        wait = self._last_request_at + 1.0 / max_qps - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        self._last_request_at = time.monotonic()
+
+    def run(self, *args: Any, **kwargs: Any) -> Any:
+        self._pace()  # every attempt, retries included
+        return super().run(*args, **kwargs)
 
     @property
     def advertiser_id(self) -> str:

@@ -1,0 +1,42 @@
+"""Runs of one audience started together never interleave their diffs or send anything twice."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.integration.contacts import ContactDatabase, expected_identifiers
+
+pytestmark = pytest.mark.integration
+
+
+def test_three_simultaneous_runs_send_each_change_once(audience_env):
+    db = ContactDatabase(audience_env.contacts)
+    db.add_contacts(range(1, 1601))
+    db.add_segment(1, "First 1400", criteria="contact_id <= 1400")
+    audience_env.write_audience("together", name="Together", include_segments=[1])
+    assert audience_env.run("together").state == "success"
+    db.execute("UPDATE segments SET criteria = 'contact_id BETWEEN 101 AND 1500' WHERE segment_id = 1")
+    audience_env.sandbox.control("DELETE", "requests")
+
+    script = Path(__file__).with_name("run_dag.py")
+    # Like a scheduled run, a manual run and a backfill, all started at once.
+    runs = [
+        subprocess.Popen([sys.executable, str(script), "together"], env=os.environ.copy(),
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    outcomes = [(run.wait(timeout=300), run.stderr.read()[-2000:]) for run in runs]
+    assert [code for code, _ in outcomes] == [0, 0, 0], outcomes
+
+    updates = [r for r in audience_env.sandbox.control("GET", "requests") if "custom_audience/update" in r["path"]]
+    assert len(updates) == 2  # one APPEND and one REMOVE in total, not one pair per run
+    row = audience_env.audience_row("together")
+    assert audience_env.sandbox.members(row["tiktok_audience_id"]) == expected_identifiers(range(101, 1501))
+    history = audience_env.store().run_history("together")
+    changed = expected_identifiers(range(1401, 1501)) | expected_identifiers(range(1, 101))
+    assert sum(h["added"] + h["removed"] for h in history[:3]) == len(changed)
