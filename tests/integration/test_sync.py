@@ -225,7 +225,7 @@ def test_run_killed_between_upload_and_commit_converges_on_the_next_run(audience
     # A separate process runs the DAG and SIGKILLs itself right after TikTok accepted the APPEND,
     # before the confirmed set is written: the worst moment to die.
     script = Path(__file__).with_name("killed_run.py")
-    result = subprocess.run([sys.executable, str(script), "buyers"], env=os.environ.copy(), capture_output=True,
+    result = subprocess.run([sys.executable, str(script), "buyers", "commit"], env=os.environ.copy(), capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == -9, result.stdout[-2000:] + result.stderr[-2000:]
     assert_success(audience_env.run("buyers"))

@@ -22,6 +22,7 @@ from tiktok_audiences.staging import staging_base_url
 
 SQL_DIR_ENV = "TIKTOK_AUDIENCES_SQL_DIR"
 RETRIES_ENV = "TIKTOK_AUDIENCES_TASK_RETRIES"
+BATCH_SIZE_ENV = "TIKTOK_AUDIENCES_BATCH_SIZE"
 CONTACTS_CONN_ID = "contacts_db"
 START_DATE = datetime(2026, 1, 1)  # fixed: a moving start date would version the DAG on every parse
 
@@ -83,6 +84,7 @@ def build_audience_dag(definition: AudienceDefinition, *, sql_dir: str | os.Path
             full_resync="{{ params.full_resync }}",
             dry_run="{{ params.dry_run }}",
             allow_large_removal="{{ params.allow_large_removal }}",
+            batch_size=int(os.environ.get(BATCH_SIZE_ENV, "500000")),
             # Audiences of one integration that name one pool share its slots: with max_qps per sync,
             # slots × max_qps bounds the requests the integration sends TikTok per second.
             **({"pool": definition.pool} if definition.pool else {}),

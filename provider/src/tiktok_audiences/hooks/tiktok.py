@@ -233,9 +233,12 @@ class TikTokHook(HttpHook):
         )
 
     def _retry_args(self) -> dict[str, Any]:
+        # The connection may tune the backoff (e.g. shorter against a local test server).
+        extra = self._connection.extra_dejson
+        base = float(extra.get("retry_backoff_seconds", self.backoff_seconds))
         return {
             "stop": tenacity.stop_after_attempt(self.max_attempts),
-            "wait": tenacity.wait_random_exponential(multiplier=self.backoff_seconds, max=self.backoff_max_seconds),
+            "wait": tenacity.wait_random_exponential(multiplier=base, max=self.backoff_max_seconds),
             "retry": tenacity.retry_if_exception(_is_transient),
             "before_sleep": _log_retry,
             "reraise": True,
