@@ -327,3 +327,33 @@ def test_missing_write_permission_names_the_scope(audience_env, contacts):
     assert audience_env.run("buyers").state == "failed"
     message = audience_env.audience_row("buyers")["status_message"]
     assert "40001" in message and "scope 31" in message and "re-authenticate" in message
+
+
+def test_unreachable_contact_database_fails_with_connection_and_fix(audience_env, contacts, monkeypatch):
+    import json
+
+    monkeypatch.setenv("AIRFLOW_CONN_CONTACTS_DB", json.dumps(
+        {"conn_type": "postgres", "host": "127.0.0.1", "port": 1, "login": "x", "password": "secret-pw", "schema": "db"}))
+    define(audience_env)
+    assert audience_env.run("buyers").state == "failed"
+    message = audience_env.audience_row("buyers")["status_message"]
+    assert "Cannot reach the contact database (Airflow connection 'contacts_db'" in message and "Fix:" in message
+    assert "secret-pw" not in message
+
+
+def test_unknown_segment_id_names_the_segment_and_the_fix(audience_env, contacts):
+    define(audience_env, include_segments=[1, 99])
+    assert audience_env.run("buyers").state == "failed"
+    message = audience_env.audience_row("buyers")["status_message"]
+    assert "segment 99 does not exist" in message and "correct the segment id in the audience file" in message
+
+
+def test_unreachable_metadata_database_fails_with_a_clear_message(audience_env, contacts, monkeypatch, capfd):
+    import json
+
+    monkeypatch.setenv("AIRFLOW_CONN_TIKTOK_AUDIENCES_META", json.dumps(
+        {"conn_type": "postgres", "host": "127.0.0.1", "port": 1, "login": "x", "password": "pw", "schema": "meta"}))
+    define(audience_env)
+    assert audience_env.run("buyers").state == "failed"
+    assert "Cannot reach the metadata database (Airflow connection 'tiktok_audiences_meta'" in "".join(capfd.readouterr())
+    assert audience_env.sandbox.audiences() == []

@@ -60,13 +60,19 @@ class AudienceMembersExtractOperator(BaseOperator):
         from tiktok_audiences import extract, staging
         from tiktok_audiences.store import AudienceStore, meta_engine, sql_engine_from_connection
 
+        from tiktok_audiences.db import reachable
+
         key = self.audience["key"]
-        store = AudienceStore(meta_engine(self.meta_conn_id))
+        store = AudienceStore(reachable(meta_engine(self.meta_conn_id), self.meta_conn_id, "metadata database"))
         store.migrate()
         snapshot = store.load_segment_snapshot(key)
         remembered = {sid: store.load_snapshot_members(key, sid) for sid, seg in snapshot.items() if seg["criteria"] is None}
 
-        contacts = sql_engine_from_connection(BaseHook.get_connection(self.contacts_conn_id))
+        contacts = reachable(
+            sql_engine_from_connection(BaseHook.get_connection(self.contacts_conn_id)),
+            self.contacts_conn_id,
+            "contact database",
+        )
         sql = extract.SqlTemplates.load(self.sql_dir)
         folder = staging.run_folder(self.staging_url, context["dag"].dag_id, context["run_id"])
         folder.mkdir(parents=True, exist_ok=True)

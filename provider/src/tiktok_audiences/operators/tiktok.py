@@ -76,9 +76,10 @@ class TikTokAudienceSyncOperator(BaseOperator):
     # -- Airflow entry point ------------------------------------------------------------------
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from tiktok_audiences.db import reachable
         from tiktok_audiences.store import AudienceStore, LockHolder, meta_engine
 
-        store = AudienceStore(meta_engine(self.meta_conn_id))
+        store = AudienceStore(reachable(meta_engine(self.meta_conn_id), self.meta_conn_id, "metadata database"))
         store.migrate()
         key = self.audience["key"]
         holder = LockHolder.for_run(context["run_id"])
