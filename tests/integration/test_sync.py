@@ -357,3 +357,30 @@ def test_unreachable_metadata_database_fails_with_a_clear_message(audience_env, 
     assert audience_env.run("buyers").state == "failed"
     assert "Cannot reach the metadata database (Airflow connection 'tiktok_audiences_meta'" in "".join(capfd.readouterr())
     assert audience_env.sandbox.audiences() == []
+
+
+def test_criteria_syntax_error_names_the_segment_and_the_database_message(audience_env, contacts):
+    contacts.execute("UPDATE segments SET criteria = 'contact_id = = 5' WHERE segment_id = 1")
+    define(audience_env)
+    assert audience_env.run("buyers").state == "failed"
+    message = audience_env.audience_row("buyers")["status_message"]
+    assert "the contact database rejected the segment criteria of 1 ('First 1200')" in message
+    assert "syntax error" in message and "Fix:" in message
+
+
+def test_invalid_identifiers_are_dropped_and_counted_by_reason(audience_env, contacts):
+    import json
+
+    contacts.execute("UPDATE contacts SET email = 'not-an-email' WHERE contact_id = 1")
+    contacts.execute("UPDATE contacts SET phone = '07911 123456', phone_country = NULL WHERE contact_id = 2")
+    contacts.execute("UPDATE contacts SET mobile_ad_id = 'n/a' WHERE contact_id = 3")
+    define(audience_env)
+    assert_success(audience_env.run("buyers"))
+    invalid = json.loads(audience_env.store().run_history("buyers")[0]["invalid"])
+    assert invalid == {"email_malformed": 1, "phone_no_region": 1, "maid_malformed": 1}
+    from tests.integration.contacts import sha
+
+    expected = expected_identifiers(range(1, 1401)) - {
+        ("email", sha("user1@example.com")), ("phone", sha("+447911000002")), ("maid", sha(str(__import__("uuid").UUID(int=4))))
+    }
+    assert tiktok_members(audience_env) == expected
