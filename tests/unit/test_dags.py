@@ -55,3 +55,16 @@ def test_validate_command_reports_problems_and_exit_code(tmp_path, capsys, key):
     assert "bad.yaml: field 'include_segments': is missing" in capsys.readouterr().err
     (tmp_path / "bad.yaml").write_text("name: Bad\ninclude_segments: [1]\n")
     assert main([key, "--dir", str(tmp_path)]) == 0
+
+
+def test_audiences_naming_a_pool_share_it_for_their_tiktok_requests(monkeypatch, tmp_path):
+    for key in ("a", "b"):
+        (tmp_path / f"{key}.yaml").write_text(f"name: {key}\ninclude_segments: [1]\npool: tiktok_default_api\n")
+    (tmp_path / "c.yaml").write_text("name: c\ninclude_segments: [1]\n")
+    bag = dagbag(monkeypatch, tmp_path)
+    pools = {dag_id: dag.get_task("sync_to_tiktok").pool for dag_id, dag in bag.dags.items()}
+    assert pools == {
+        "tiktok_audience__a": "tiktok_default_api",
+        "tiktok_audience__b": "tiktok_default_api",
+        "tiktok_audience__c": "default_pool",
+    }
