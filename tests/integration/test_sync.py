@@ -384,3 +384,15 @@ def test_invalid_identifiers_are_dropped_and_counted_by_reason(audience_env, con
         ("email", sha("user1@example.com")), ("phone", sha("+447911000002")), ("maid", sha(str(__import__("uuid").UUID(int=4))))
     }
     assert tiktok_members(audience_env) == expected
+
+
+def test_refused_replace_falls_back_to_append_and_remove(audience_env, contacts):
+    define(audience_env)
+    assert_success(audience_env.run("buyers"))
+    assert_success(audience_env.run("buyers", full_resync=True))  # TikTok's one REPLACE of the day
+    contacts.execute("UPDATE contacts SET subscription_status = 'unsubscribed' WHERE contact_id <= 50")
+    assert_success(audience_env.run("buyers", full_resync=True))
+    assert tiktok_members(audience_env) == expected_identifiers(range(51, 1401))
+    row = audience_env.audience_row("buyers")
+    assert "refused the full resync's REPLACE (40002" in row["status_message"]
+    assert row["status"] == "Active"

@@ -113,7 +113,12 @@ class TikTokAudienceSyncOperator(BaseOperator):
 
     def _sync(self, context: Context, store: AudienceStore, holder: LockHolder) -> dict[str, Any]:
         from tiktok_audiences import guards, membership, staging
-        from tiktok_audiences.exceptions import TikTokAudienceNotFound, TikTokAuthError, TikTokIntegrationError
+        from tiktok_audiences.exceptions import (
+            TikTokApiError,
+            TikTokAudienceNotFound,
+            TikTokAuthError,
+            TikTokIntegrationError,
+        )
         from tiktok_audiences.hooks.tiktok import TikTokHook
         from tiktok_audiences.status import MIN_AUDIENCE_SIZE, AudienceStatus, match_rate, resolve_status
         from tiktok_audiences.store import utcnow
@@ -248,7 +253,19 @@ class TikTokAudienceSyncOperator(BaseOperator):
             if mode == "create":
                 audience_id = sender.create(name, plan_additions)
             elif mode == "replace":
-                sender.replace(audience_id, plan_additions)
+                try:
+                    sender.replace(audience_id, plan_additions)
+                except TikTokApiError as err:
+                    if not is_replace_limit(err):
+                        raise
+                    # TikTok takes about one REPLACE per audience per day and changed nothing; APPEND +
+                    # REMOVE of the difference reaches the same member set.
+                    changes = membership.diff_members(desired, store.load_confirmed(key))
+                    sender.apply(audience_id, changes.additions, changes.removals)
+                    notes.append(
+                        f"TikTok refused the full resync's REPLACE ({err.code}: {err.tiktok_message}); the "
+                        f"difference was sent with APPEND + REMOVE instead, which reaches the same members"
+                    )
             else:
                 sender.apply(audience_id, plan_additions, plan_removals)
             timings["upload"] = time.perf_counter() - started
@@ -404,6 +421,11 @@ class _Sender:
             self.store.confirm_added(self.key, batch)
             self.added += len(batch)
         self.operator.log.info("TikTok accepted %s of %d identifiers", action, len(batch))
+
+
+def is_replace_limit(error: Exception) -> bool:
+    """TikTok's refusal of a second REPLACE while one is unfinished (about one per audience per day)."""
+    return getattr(error, "code", None) == 40002 and "replace" in str(getattr(error, "tiktok_message", "")).lower()
 
 
 def calculate_type_for(id_types: Sequence[str]) -> str:
