@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+from tiktok_audiences.status import MIN_AUDIENCE_SIZE
 from tiktok_audiences.store import META_CONN_ID
 
 if TYPE_CHECKING:
@@ -112,207 +113,180 @@ class TikTokAudienceSyncOperator(BaseOperator):
     # -- the sync -----------------------------------------------------------------------------
 
     def _sync(self, context: Context, store: AudienceStore, holder: LockHolder) -> dict[str, Any]:
-        from tiktok_audiences import guards, membership, staging
-        from tiktok_audiences.exceptions import (
-            TikTokApiError,
-            TikTokAudienceNotFound,
-            TikTokAuthError,
-            TikTokIntegrationError,
-        )
+        from tiktok_audiences.exceptions import TikTokAuthError, TikTokIntegrationError
         from tiktok_audiences.hooks.tiktok import TikTokHook
-        from tiktok_audiences.status import MIN_AUDIENCE_SIZE, AudienceStatus, match_rate, resolve_status
-        from tiktok_audiences.store import utcnow
 
-        key, name = self.audience["key"], self.audience["name"]
-        run_id = context["run_id"]
         summary_in = self.extract_summary or {}
         if not isinstance(summary_in, dict) or "run_folder" not in summary_in:
             raise AirflowFailException("The extract task returned no staging folder; re-run the whole DAG run.")
-        dry_run = _as_bool(self.dry_run)
-        full_resync = _as_bool(self.full_resync)
-        timings: dict[str, float] = dict(summary_in.get("timings") or {})
-        deleted_segments = list(summary_in.get("deleted_segments") or [])
-
-        row = store.register_audience(
-            self.audience, context["dag"].dag_id, initial_status=AudienceStatus.PENDING.value
-        )
-
-        started = time.perf_counter()
-        folder = staging.run_folder_from_url(summary_in["run_folder"])
-        audience = membership.build_audience(
-            staging.read_frame(folder / "include.parquet"), staging.read_frame(folder / "exclude.parquet")
-        )
-        desired = audience.identifiers
-        confirmed = store.load_confirmed(key)
-        timings["set_ops_diff"] = time.perf_counter() - started
-
+        run = _Run.start(self, context, store, summary_in)
         hook = TikTokHook(tiktok_conn_id=self.audience["integration"])
         try:
-            integration = hook.integration
+            hook.integration  # noqa: B018 - a missing or incomplete integration fails here, clearly
         except TikTokIntegrationError as err:
             raise AirflowFailException(str(err)) from None
-
-        notes: list[str] = []
-        audience_id = row["tiktok_audience_id"]
-        calculate_type = calculate_type_for(self.audience["identifiers"])
         try:
-            if audience_id and row.get("advertiser_id") and row["advertiser_id"] != integration.advertiser_id:
-                notes.append(
-                    f"the integration now points at advertiser {integration.advertiser_id}; a new audience is "
-                    f"created there (the one on advertiser {row['advertiser_id']} is left untouched)"
-                )
-                audience_id = None
-                store.forget_confirmed(key)
-                confirmed = confirmed.iloc[0:0]
-            if audience_id:
-                try:
-                    hook.get_audience(audience_id)
-                except TikTokAudienceNotFound:
-                    notes.append(f"TikTok audience {audience_id} no longer exists on TikTok (deleted there); it is recreated")
-                    store.update_audience(key, tiktok_audience_id=None, is_valid=None, cover_num=None)
-                    store.forget_confirmed(key)
-                    audience_id = None
-                    confirmed = confirmed.iloc[0:0]
-            if not audience_id and row.get("create_started_at"):
-                audience_id = self._adopt_interrupted_create(hook, store, row)
-                if audience_id:
-                    notes.append(f"adopted TikTok audience {audience_id} created by an interrupted run")
-
-            started = time.perf_counter()
-            if full_resync or not audience_id:
-                plan_additions, plan_removals = desired, membership.empty_identifiers()
-                mode = "replace" if audience_id else "create"
-            else:
-                changes = membership.diff_members(desired, confirmed)
-                plan_additions, plan_removals = changes.additions, changes.removals
-                mode = "incremental"
-            timings["set_ops_diff"] += time.perf_counter() - started
-
-            counts = {
-                "extracted": int(summary_in.get("include_contacts", 0)),
-                "invalid": summary_in.get("invalid") or {},
-                "excluded": audience.excluded_contacts,
-                "size": audience.size,
-            }
-            plan = {
-                "mode": mode,
-                "to_add": int(len(plan_additions)),
-                "to_remove": int(len(plan_removals)),
-                "identifiers": int(len(desired)),
-            }
-            self.log.info(
-                "Audience '%s': %d contacts (%d identifiers), %d excluded; plan %s: +%d / -%d identifiers",
-                name, audience.size, len(desired), audience.excluded_contacts, mode, plan["to_add"], plan["to_remove"],
-            )
-
-            # Removal guard: an emptied segment looks exactly like "everyone left"; refuse to act on it
-            # without a person's explicit override.
-            live = len(confirmed) if audience_id else 0
-            planned_removals = plan["to_remove"] if mode == "incremental" else max(0, live - _overlap(desired, confirmed))
-            check = guards.check_removals(
-                live_identifiers=live,
-                removals=planned_removals,
-                live_size=row.get("size") if audience_id else None,
-                new_size=audience.size,
-                max_share=guards.max_removal_share(),
-            )
-            if check.blocked and not _as_bool(self.allow_large_removal):
-                message = f"Removal guard: {check.blocked}"
-                if not dry_run:
-                    raise AirflowFailException(message)
-                notes.append(message)
-
-            if dry_run:
-                message = "; ".join(
-                    [f"Dry run: would {mode} (+{plan['to_add']} / -{plan['to_remove']} identifiers); nothing sent", *notes]
-                )
-                store.finish_run(key, run_id, outcome="dry_run", added=plan["to_add"], removed=plan["to_remove"],
-                                 timings=_rounded(timings), message=message, **counts)
-                return {"audience": key, "outcome": "dry_run", "status": row["status"], "plan": plan, **_public(counts)}
-
-            if audience.size < MIN_AUDIENCE_SIZE:
-                message = (
-                    f"{audience.size} contacts; TikTok needs at least {MIN_AUDIENCE_SIZE:,} and refuses creates and "
-                    f"updates below that, so nothing was sent"
-                )
-                notes.append(message)
-                store.update_audience(
-                    key, status=AudienceStatus.TOO_SMALL.value, status_message="; ".join(notes), size=audience.size,
-                    match_rate=None, last_run_at=utcnow(), last_error=None,
-                    deleted_segments=json.dumps(deleted_segments),
-                )
-                store.finish_run(key, run_id, outcome="too_small", added=0, removed=0, timings=_rounded(timings),
-                                 message="; ".join(notes), **counts)
-                self._remember_segments(store, folder)
-                return {"audience": key, "outcome": "too_small", "status": AudienceStatus.TOO_SMALL.value,
-                        "plan": plan, **_public(counts)}
-
-            store.update_audience(key, status=AudienceStatus.SYNCING.value, status_message=None)
-            started = time.perf_counter()
-            sender = _Sender(self, hook, store, holder, calculate_type)
-            if mode == "create":
-                audience_id = sender.create(name, plan_additions)
-            elif mode == "replace":
-                try:
-                    sender.replace(audience_id, plan_additions)
-                except TikTokApiError as err:
-                    if not is_replace_limit(err):
-                        raise
-                    # TikTok takes about one REPLACE per audience per day and changed nothing; APPEND +
-                    # REMOVE of the difference reaches the same member set.
-                    changes = membership.diff_members(desired, store.load_confirmed(key))
-                    sender.apply(audience_id, changes.additions, changes.removals)
-                    notes.append(
-                        f"TikTok refused the full resync's REPLACE ({err.code}: {err.tiktok_message}); the "
-                        f"difference was sent with APPEND + REMOVE instead, which reaches the same members"
-                    )
-            else:
-                sender.apply(audience_id, plan_additions, plan_removals)
-            timings["upload"] = time.perf_counter() - started
-
-            started = time.perf_counter()
-            details = hook.get_audience(audience_id)
-            cover_num = int(details.get("cover_num") or 0)
-            is_valid = bool(details.get("is_valid"))
-            status = resolve_status(
-                size=audience.size, tiktok_audience_id=audience_id, is_valid=is_valid, deleted_segments=deleted_segments
-            )
-            rate = match_rate(cover_num, audience.size) if is_valid else None
-            if deleted_segments:
-                notes.append(
-                    "deleted segment(s) "
-                    + ", ".join(str(s) for s in deleted_segments)
-                    + " keep syncing with their criteria or last members; remove them from the audience file"
-                )
-            now = utcnow()
-            store.update_audience(
-                key, status=status.value, status_message="; ".join(notes) or None, size=audience.size,
-                cover_num=cover_num, match_rate=rate, is_valid=is_valid, tiktok_audience_id=audience_id,
-                advertiser_id=integration.advertiser_id, calculate_type=calculate_type,
-                deleted_segments=json.dumps(deleted_segments), last_sync_at=now, last_run_at=now, last_error=None,
-            )
-            self._remember_segments(store, folder)
-            timings["record"] = time.perf_counter() - started
-            store.finish_run(key, run_id, outcome="success", added=sender.added, removed=sender.removed,
-                             cover_num=cover_num, match_rate=rate, timings=_rounded(timings),
-                             message="; ".join(notes) or None, **counts)
+            self._locate_tiktok_audience(run, hook)
+            self._plan(run)
+            self._check_removals(run)
+            if _as_bool(self.dry_run):
+                return self._finish_dry_run(run)
+            if run.audience.size < MIN_AUDIENCE_SIZE:
+                return self._finish_too_small(run)
+            sender = self._send(run, hook, holder)
+            return self._finish_sync(run, hook, sender)
         except TikTokAuthError as err:
             # Retrying cannot help: the integration must be re-authenticated first.
             raise AirflowFailException(str(err)) from None
-        result = {
-            "audience": key,
-            "outcome": "success",
-            "status": status.value,
-            "tiktok_audience_id": audience_id,
-            "added": sender.added,
-            "removed": sender.removed,
-            "requests": sender.requests,
-            "bytes_sent": sender.bytes_sent,
-            "cover_num": cover_num,
-            "match_rate": rate,
-            "plan": plan,
-            **_public(counts),
-        }
+
+    def _locate_tiktok_audience(self, run: _Run, hook: TikTokHook) -> None:
+        """Find the TikTok audience this audience syncs to; forget it if it can no longer be used."""
+        from tiktok_audiences.exceptions import TikTokAudienceNotFound
+
+        row, advertiser_id = run.row, hook.advertiser_id
+        if run.audience_id and row.get("advertiser_id") and row["advertiser_id"] != advertiser_id:
+            run.notes.append(
+                f"the integration now points at advertiser {advertiser_id}; a new audience is created there "
+                f"(the one on advertiser {row['advertiser_id']} is left untouched)"
+            )
+            run.forget_tiktok_audience()
+        if run.audience_id:
+            try:
+                hook.get_audience(run.audience_id)
+            except TikTokAudienceNotFound:
+                run.notes.append(
+                    f"TikTok audience {run.audience_id} no longer exists on TikTok (deleted there); it is recreated"
+                )
+                run.forget_tiktok_audience()
+        if not run.audience_id and row.get("create_started_at"):
+            run.audience_id = self._adopt_interrupted_create(hook, run.store, row)
+            if run.audience_id:
+                run.notes.append(f"adopted TikTok audience {run.audience_id} created by an interrupted run")
+
+    def _plan(self, run: _Run) -> None:
+        from tiktok_audiences import membership
+
+        started = time.perf_counter()
+        if _as_bool(self.full_resync) or not run.audience_id:
+            run.mode = "replace" if run.audience_id else "create"
+            run.additions, run.removals = run.desired, membership.empty_identifiers()
+        else:
+            run.mode = "incremental"
+            changes = membership.diff_members(run.desired, run.confirmed)
+            run.additions, run.removals = changes.additions, changes.removals
+        run.timings["set_ops_diff"] += time.perf_counter() - started
+        self.log.info(
+            "Audience '%s': %d contacts (%d identifiers), %d excluded; plan %s: +%d / -%d identifiers",
+            self.audience["name"], run.audience.size, len(run.desired), run.audience.excluded_contacts,
+            run.mode, len(run.additions), len(run.removals),
+        )
+
+    def _check_removals(self, run: _Run) -> None:
+        """The removal guard: an emptied segment looks exactly like "everyone left"; a person decides."""
+        from tiktok_audiences import guards
+
+        live = len(run.confirmed) if run.audience_id else 0
+        removals = len(run.removals) if run.mode == "incremental" else live - _overlap(run.desired, run.confirmed)
+        check = guards.check_removals(
+            live_identifiers=live,
+            removals=removals,
+            live_size=run.row.get("size") if run.audience_id else None,
+            new_size=run.audience.size,
+            max_share=guards.max_removal_share(),
+        )
+        if check.blocked and not _as_bool(self.allow_large_removal):
+            message = f"Removal guard: {check.blocked}"
+            if not _as_bool(self.dry_run):
+                raise AirflowFailException(message)
+            run.notes.append(message)
+
+    def _finish_dry_run(self, run: _Run) -> dict[str, Any]:
+        plan = run.plan()
+        run.notes.insert(
+            0, f"Dry run: would {run.mode} (+{plan['to_add']} / -{plan['to_remove']} identifiers); nothing sent"
+        )
+        run.finish(outcome="dry_run", added=plan["to_add"], removed=plan["to_remove"])
+        return run.result("dry_run", run.row["status"])
+
+    def _finish_too_small(self, run: _Run) -> dict[str, Any]:
+        from tiktok_audiences.status import AudienceStatus
+        from tiktok_audiences.store import utcnow
+
+        run.notes.append(
+            f"{run.audience.size} contacts; TikTok needs at least {MIN_AUDIENCE_SIZE:,} and refuses creates and "
+            f"updates below that, so nothing was sent"
+        )
+        run.store.update_audience(
+            run.key, status=AudienceStatus.TOO_SMALL.value, status_message=run.message(), size=run.audience.size,
+            match_rate=None, last_run_at=utcnow(), last_error=None, deleted_segments=json.dumps(run.deleted_segments),
+        )
+        run.finish(outcome="too_small", added=0, removed=0)
+        self._remember_segments(run.store, run.folder)
+        return run.result("too_small", AudienceStatus.TOO_SMALL.value)
+
+    def _send(self, run: _Run, hook: TikTokHook, holder: LockHolder) -> _Sender:
+        from tiktok_audiences import membership
+        from tiktok_audiences.exceptions import TikTokApiError
+        from tiktok_audiences.status import AudienceStatus
+
+        run.store.update_audience(run.key, status=AudienceStatus.SYNCING.value, status_message=None)
+        started = time.perf_counter()
+        sender = _Sender(self, hook, run.store, holder, calculate_type_for(self.audience["identifiers"]))
+        if run.mode == "create":
+            run.audience_id = sender.create(self.audience["name"], run.additions)
+        elif run.mode == "replace":
+            try:
+                sender.replace(run.audience_id, run.additions)
+            except TikTokApiError as err:
+                if not is_replace_limit(err):
+                    raise
+                # TikTok takes about one REPLACE per audience per day and changed nothing; APPEND +
+                # REMOVE of the difference reaches the same member set.
+                changes = membership.diff_members(run.desired, run.store.load_confirmed(run.key))
+                sender.apply(run.audience_id, changes.additions, changes.removals)
+                run.notes.append(
+                    f"TikTok refused the full resync's REPLACE ({err.code}: {err.tiktok_message}); the difference "
+                    f"was sent with APPEND + REMOVE instead, which reaches the same members"
+                )
+        else:
+            sender.apply(run.audience_id, run.additions, run.removals)
+        run.timings["upload"] = time.perf_counter() - started
+        return sender
+
+    def _finish_sync(self, run: _Run, hook: TikTokHook, sender: _Sender) -> dict[str, Any]:
+        """Read the audience back from TikTok and record status, match, size and the run."""
+        from tiktok_audiences.status import match_rate, resolve_status
+        from tiktok_audiences.store import utcnow
+
+        started = time.perf_counter()
+        details = hook.get_audience(run.audience_id)
+        cover_num = int(details.get("cover_num") or 0)
+        is_valid = bool(details.get("is_valid"))
+        status = resolve_status(
+            size=run.audience.size, tiktok_audience_id=run.audience_id, is_valid=is_valid,
+            deleted_segments=run.deleted_segments,
+        )
+        rate = match_rate(cover_num, run.audience.size) if is_valid else None
+        if run.deleted_segments:
+            run.notes.append(
+                f"deleted segment(s) {', '.join(map(str, run.deleted_segments))} keep syncing with their criteria "
+                f"or last members; remove them from the audience file"
+            )
+        now = utcnow()
+        run.store.update_audience(
+            run.key, status=status.value, status_message=run.message(), size=run.audience.size,
+            cover_num=cover_num, match_rate=rate, is_valid=is_valid, tiktok_audience_id=run.audience_id,
+            advertiser_id=hook.advertiser_id, calculate_type=sender.calculate_type,
+            deleted_segments=json.dumps(run.deleted_segments), last_sync_at=now, last_run_at=now, last_error=None,
+        )
+        self._remember_segments(run.store, run.folder)
+        run.timings["record"] = time.perf_counter() - started
+        run.finish(outcome="success", added=sender.added, removed=sender.removed, cover_num=cover_num, match_rate=rate)
+        result = run.result("success", status.value)
+        result.update(
+            tiktok_audience_id=run.audience_id, added=sender.added, removed=sender.removed, requests=sender.requests,
+            bytes_sent=sender.bytes_sent, cover_num=cover_num, match_rate=rate,
+        )
         self.log.info("Synced: %s", {k: v for k, v in result.items() if k != "invalid"})
         return result
 
@@ -336,6 +310,76 @@ class TikTokAudienceSyncOperator(BaseOperator):
 
         segments = json.loads((folder / "segments.json").read_text())
         store.save_segment_snapshot(self.audience["key"], segments, staging.read_frame(folder / "static_members.parquet"))
+
+
+class _Run:
+    """What one run knows about its audience as it goes: members, TikTok's side, plan, notes."""
+
+    def __init__(self, *, key: str, run_id: str, store: AudienceStore, row: dict[str, Any], folder, audience,
+                 confirmed: pd.DataFrame, summary: dict[str, Any], timings: dict[str, float]) -> None:
+        self.key = key
+        self.run_id = run_id
+        self.store = store
+        self.row = row
+        self.folder = folder
+        self.audience = audience
+        self.desired = audience.identifiers
+        self.confirmed = confirmed
+        self.audience_id: str | None = row["tiktok_audience_id"]
+        self.deleted_segments = list(summary.get("deleted_segments") or [])
+        self.timings = timings
+        self.notes: list[str] = []
+        self.mode = ""
+        self.additions = self.removals = confirmed.iloc[0:0]
+        self.counts = {
+            "extracted": int(summary.get("include_contacts", 0)),
+            "invalid": summary.get("invalid") or {},
+            "excluded": audience.excluded_contacts,
+            "size": audience.size,
+        }
+
+    @classmethod
+    def start(cls, operator: TikTokAudienceSyncOperator, context: Context, store: AudienceStore,
+              summary: dict[str, Any]) -> _Run:
+        """Register the audience and load the desired and the confirmed identifiers."""
+        from tiktok_audiences import membership, staging
+        from tiktok_audiences.status import AudienceStatus
+
+        key = operator.audience["key"]
+        row = store.register_audience(operator.audience, context["dag"].dag_id,
+                                      initial_status=AudienceStatus.PENDING.value)
+        timings: dict[str, float] = dict(summary.get("timings") or {})
+        started = time.perf_counter()
+        folder = staging.run_folder_from_url(summary["run_folder"])
+        audience = membership.build_audience(
+            staging.read_frame(folder / "include.parquet"), staging.read_frame(folder / "exclude.parquet")
+        )
+        confirmed = store.load_confirmed(key)
+        timings["set_ops_diff"] = time.perf_counter() - started
+        return cls(key=key, run_id=context["run_id"], store=store, row=row, folder=folder, audience=audience,
+                   confirmed=confirmed, summary=summary, timings=timings)
+
+    def forget_tiktok_audience(self) -> None:
+        """The TikTok audience can no longer be used: a new one is created and filled from scratch."""
+        self.store.update_audience(self.key, tiktok_audience_id=None, is_valid=None, cover_num=None)
+        self.store.forget_confirmed(self.key)
+        self.audience_id = None
+        self.confirmed = self.confirmed.iloc[0:0]
+
+    def plan(self) -> dict[str, Any]:
+        return {"mode": self.mode, "to_add": int(len(self.additions)), "to_remove": int(len(self.removals)),
+                "identifiers": int(len(self.desired))}
+
+    def message(self) -> str | None:
+        return "; ".join(self.notes) or None
+
+    def finish(self, *, outcome: str, **values: Any) -> None:
+        self.store.finish_run(self.key, self.run_id, outcome=outcome, timings=_rounded(self.timings),
+                              message=self.message(), **self.counts, **values)
+
+    def result(self, outcome: str, status: str) -> dict[str, Any]:
+        """The task's return value (its XCom): counts and status, never identifiers."""
+        return {"audience": self.key, "outcome": outcome, "status": status, "plan": self.plan(), **self.counts}
 
 
 class _Sender:
@@ -475,10 +519,6 @@ def _as_bool(value: Any) -> bool:
 
 def _rounded(timings: dict[str, float]) -> dict[str, float]:
     return {k: round(float(v), 3) for k, v in timings.items()}
-
-
-def _public(counts: dict[str, Any]) -> dict[str, Any]:
-    return {k: counts[k] for k in ("extracted", "invalid", "excluded", "size")}
 
 
 def _parse_tiktok_time(value: Any):
