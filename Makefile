@@ -19,9 +19,10 @@ install-dev: $(BIN)/python
 demo: install
 	$(BIN)/tiktok-audiences demo
 
-## Run the whole test suite (starts the machine's PostgreSQL for the integration tests).
+## Run the whole test suite (starts the machine's PostgreSQL; installs Debian's chromium for the browser tests).
 test: install-dev
 	bash scripts/start-postgres.sh
+	bash scripts/install-browser.sh
 	$(BIN)/python -m pytest
 
 validate: install
@@ -37,3 +38,12 @@ airflow-ui: install
 
 clean:
 	rm -rf .demo .pytest_cache
+
+## Benchmark (issue 5): first / incremental (1% churn) / no-change / naive REPLACE syncs vs the floor,
+## written to bench/results/ (results.json, results.md, bench.png). Sizes: make bench BENCH_SIZES="100000 1000000 10000000"
+.PHONY: bench
+BENCH_SIZES ?= 100000 1000000 10000000
+bench: install
+	$(BIN)/pip install --quiet -r bench/requirements.txt
+	bash scripts/start-postgres.sh
+	$(BIN)/python bench/bench.py --sizes $(BENCH_SIZES)

@@ -12,6 +12,12 @@ export AIRFLOW__CORE__PLUGINS_FOLDER=$PWD/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS:-admin:admin}
 export TIKTOK_AUDIENCES_DIR=$PWD/include/audiences
+# The TikTok Audiences page's "Set up integration" goes to the sandbox's consent page, with the
+# sandbox app's id and secret (never a real app secret in a script: use a secrets backend).
+export TIKTOK_AUDIENCES_AUTH_URL=http://127.0.0.1:8765/portal/auth
+export TIKTOK_AUDIENCES_API_URL=http://127.0.0.1:8765
+export AIRFLOW_VAR_TIKTOK_APP_ID=7100000000000000001
+export AIRFLOW_VAR_TIKTOK_APP_SECRET=sandbox-app-secret
 mkdir -p "$AIRFLOW_HOME"
 if [ ! -f .demo/contacts.db ]; then
   "$BIN/tiktok-audiences" demo-db --url "sqlite:///$PWD/.demo/contacts.db"

@@ -128,6 +128,22 @@ audience_locks = sa.Table(
 )
 
 
+oauth_states = sa.Table(
+    "tiktok_oauth_states",
+    metadata,
+    # Only a SHA-256 of the state travels into the database: a leaked row cannot finish a flow.
+    sa.Column("state_hash", sa.String(64), primary_key=True),
+    sa.Column("username", sa.String(250), nullable=False),  # the Airflow user who started the flow
+    sa.Column("conn_id", sa.String(250), nullable=False),
+    sa.Column("app_id", sa.String(64), nullable=False),
+    sa.Column("advertiser_id", sa.String(64)),  # the ad account the user asked for, if named
+    sa.Column("api_url", sa.String(500), nullable=False),
+    sa.Column("redirect_uri", sa.String(1000), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=False),
+)
+
+
 def _migration_1(conn: Connection) -> None:
     for table in (
         audiences,
@@ -140,9 +156,14 @@ def _migration_1(conn: Connection) -> None:
         table.create(conn, checkfirst=True)  # with the table's indexes
 
 
+def _migration_2(conn: Connection) -> None:
+    oauth_states.create(conn, checkfirst=True)
+
+
 #: Ordered schema migrations: (version, description, function). Append, never edit a shipped one.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "audiences, runs, confirmed members, segment snapshots, locks", _migration_1),
+    (2, "pending OAuth set-ups of integrations", _migration_2),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -285,6 +306,19 @@ class AudienceStore:
         with self.engine.begin() as conn:
             conn.execute(audiences.update().where(audiences.c.audience_key == key).values(**values))
 
+    def delete_audience(self, key: str) -> None:
+        """Forget an audience: its row, run history, confirmed set, snapshots and lock, at once."""
+        with self.engine.begin() as conn:
+            for table in (
+                sync_runs,
+                confirmed_members,
+                segment_snapshot_members,
+                segment_snapshots,
+                audience_locks,
+                audiences,
+            ):
+                conn.execute(table.delete().where(table.c.audience_key == key))
+
     # -- runs ---------------------------------------------------------------------------------
 
     def start_run(self, key: str, run_id: str) -> None:
@@ -343,6 +377,10 @@ class AudienceStore:
             confirmed_members.c.audience_key == key
         )
         with self.engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                # COPY streams the rows in PostgreSQL's text format, parsed by Arrow: ~10x faster
+                # than fetching millions of rows as Python tuples.
+                return _copy_out_members(conn, query)
             frame = pd.read_sql(query, conn)
         return frame.astype({"id_type": "str", "id_hash": "str"})
 
@@ -384,6 +422,8 @@ class AudienceStore:
 
     @staticmethod
     def _insert_members(conn: Connection, key: str, identifiers: pd.DataFrame) -> None:
+        if conn.dialect.name == "postgresql" and _copy_in_members(conn, key, identifiers):
+            return
         for chunk in _chunks(identifiers, _INSERT_CHUNK):
             rows = [
                 {"audience_key": key, "id_type": t, "id_hash": h}
@@ -531,3 +571,90 @@ def _process_alive(pid: int) -> bool:
 def _chunks(frame: pd.DataFrame, size: int) -> Iterable[pd.DataFrame]:
     for start in range(0, len(frame), size):
         yield frame.iloc[start : start + size]
+
+
+_COPY_SAFE = "\t\n\r\\"
+_ANALYZE_AFTER_ROWS = 100_000
+
+
+def _copy_text(value: str) -> str:
+    """A value in PostgreSQL's COPY text format."""
+    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _copy_in_members(conn: Connection, key: str, identifiers: pd.DataFrame) -> bool:
+    """Insert confirmed members with COPY FROM STDIN on PostgreSQL, in the connection's transaction.
+
+    Same rows and the same primary-key checks as the INSERT path; returns False (nothing done) when
+    the driver is neither psycopg nor psycopg2, or a value would need escaping.
+    """
+    if identifiers.empty:
+        return True
+    types = identifiers["id_type"].astype("str").tolist()
+    hashes = identifiers["id_hash"].astype("str").tolist()
+    if any(c in v for v in set(types) for c in _COPY_SAFE):
+        return False
+    # Hashes are hex; anything else (never produced by this package) takes the INSERT path.
+    if not identifiers["id_hash"].astype("str").str.fullmatch(r"[0-9A-Za-z]*").all():
+        return False
+    table = confirmed_members.name
+    statement = f"COPY {table} (audience_key, id_type, id_hash) FROM STDIN"
+    raw = conn.connection.driver_connection
+    module = type(raw).__module__
+    if not module.startswith("psycopg"):
+        return False
+    prefix = _copy_text(key) + "\t"
+    for start in range(0, len(hashes), _INSERT_CHUNK * 4):
+        data = "".join(
+            f"{prefix}{t}\t{h}\n" for t, h in zip(types[start : start + _INSERT_CHUNK * 4],
+                                                  hashes[start : start + _INSERT_CHUNK * 4], strict=True)
+        )
+        if module.startswith("psycopg2"):
+            import io
+
+            with raw.cursor() as cursor:
+                cursor.copy_expert(statement, io.StringIO(data))
+        else:
+            with raw.cursor() as cursor, cursor.copy(statement) as copy:
+                copy.write(data)
+    if len(hashes) >= _ANALYZE_AFTER_ROWS:
+        # After a bulk load the planner's statistics still describe the table as it was; without
+        # fresh ones it plans the next run's REMOVE deletes (id_hash IN (...)) as a scan of every
+        # row of the audience instead of index look-ups. A sampled ANALYZE takes well under a second.
+        with raw.cursor() as cursor:
+            cursor.execute(f"ANALYZE {table}")
+    return True
+
+
+def _copy_out_members(conn: Connection, query) -> pd.DataFrame:
+    """``query``'s (id_type, id_hash) rows through COPY TO STDOUT, parsed by Arrow."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    statement = f"COPY ({sql}) TO STDOUT"
+    raw = conn.connection.driver_connection
+    buffer = io.BytesIO()
+    if type(raw).__module__.startswith("psycopg2"):
+        with raw.cursor() as cursor:
+            cursor.copy_expert(statement, buffer)
+    else:
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for block in copy:
+                buffer.write(block)
+    data = buffer.getvalue()
+    del buffer
+    columns = ["id_type", "id_hash"]
+    if not data:
+        return pd.DataFrame({c: pd.Series(dtype="str") for c in columns})
+    table = pacsv.read_csv(
+        io.BytesIO(data),
+        read_options=pacsv.ReadOptions(column_names=columns, block_size=1 << 24),
+        parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False, escape_char=False),
+        convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in columns},
+                                             strings_can_be_null=False, quoted_strings_can_be_null=False),
+    )
+    return table.to_pandas().astype({"id_type": "str", "id_hash": "str"})
+

@@ -1,0 +1,72 @@
+"""What the page's audience actions do, in the API server process (where Airflow's ORM is allowed)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from tiktok_audiences.store import AudienceStore
+
+log = logging.getLogger(__name__)
+
+
+class ActionError(Exception):
+    """An action that could not be done; the message is shown on the page."""
+
+
+def trigger_sync(dag_id: str, *, full_resync: bool, username: str) -> str:
+    """Create a manual run of the audience's DAG, as the UI's Trigger button does; returns its run_id.
+
+    ``airflow.api.common.trigger_dag`` is what the public ``POST /api/v2/dags/{dag_id}/dagRuns``
+    builds on in 3.3; calling it in-process avoids a second HTTP hop with the user's token.
+    """
+    from airflow.api.common.trigger_dag import trigger_dag
+    from airflow.exceptions import AirflowException, DagNotFound, DagRunAlreadyExists
+    from airflow.utils.types import DagRunTriggeredByType
+
+    try:
+        run = trigger_dag(
+            dag_id,
+            triggered_by=DagRunTriggeredByType.UI,
+            triggering_user_name=username,
+            conf={"full_resync": full_resync, "dry_run": False},
+        )
+    except DagNotFound:
+        raise ActionError(f"DAG {dag_id} is not known to Airflow yet (is its file parsed?).") from None
+    except DagRunAlreadyExists:
+        raise ActionError(f"A run of {dag_id} was triggered at the same moment; try again.") from None
+    except (AirflowException, ValueError) as err:
+        raise ActionError(f"Airflow refused to trigger {dag_id}: {err}") from None
+    if run is None:
+        raise ActionError(f"Airflow did not create a run of {dag_id}.")
+    log.info("Triggered %s (%s) for %s, full_resync=%s", dag_id, run.run_id, username, full_resync)
+    return run.run_id
+
+
+def pause_dag(dag_id: str) -> None:
+    """Pause the DAG so it does not recreate the audience before its file is removed from git."""
+    import sqlalchemy as sa
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        session.execute(sa.update(DagModel).where(DagModel.dag_id == dag_id).values(is_paused=True))
+
+
+def delete_audience(store: AudienceStore, raw: dict[str, Any], *, delete_on_tiktok: bool) -> None:
+    """Delete the audience on TikTok if asked, pause its DAG, forget our metadata rows.
+
+    TikTok first: if TikTok refuses, nothing is forgotten here and the user can try again.
+    """
+    tiktok_id = raw.get("tiktok_audience_id")
+    if delete_on_tiktok and tiktok_id:
+        from tiktok_audiences.exceptions import TikTokApiError, TikTokIntegrationError
+        from tiktok_audiences.hooks.tiktok import TikTokHook
+
+        try:
+            TikTokHook(raw["integration"], max_attempts=2).delete_audiences([tiktok_id])
+        except (TikTokApiError, TikTokIntegrationError) as err:
+            raise ActionError(f"TikTok did not delete audience {tiktok_id}: {err}. Nothing was changed.") from None
+    pause_dag(raw["dag_id"])
+    store.delete_audience(raw["audience_key"])
+    log.info("Deleted audience %s (on TikTok: %s)", raw["audience_key"], bool(delete_on_tiktok and tiktok_id))
