@@ -498,14 +498,23 @@ def _normalize_maids(stripped: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return text.to_numpy(dtype=object), reasons.astype(object)
 
 
+#: (trimmed raw phone, region) -> (e164, reason), shared by every call in this process.
+_PHONE_CACHE: dict[tuple[str, str | None], tuple[str | None, str | None]] = {}
+_PHONE_CACHE_LIMIT = 200_000
+
+
 def _normalize_phones(stripped: pd.Series, regions: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """:func:`normalize_phone` per row with a cache on (raw, region) for this call.
 
-    libphonenumber is pure Python (~20 µs per number), so duplicates across
-    contacts are parsed once; the cache lives only for one call to bound memory.
+    libphonenumber is pure Python (~20-40 µs per number), so duplicates across
+    contacts are parsed once. The cache is shared by the calls of one process (a task hashes
+    its contacts in chunks, and a household's phone often sits in two chunks) and bounded to
+    :data:`_PHONE_CACHE_LIMIT` entries; :func:`_phone_outcome` is pure, so sharing is safe.
     """
     region_codes = [_normalize_region(r) for r in regions.tolist()]
-    cache: dict[tuple[str, str | None], tuple[str | None, str | None]] = {}
+    cache = _PHONE_CACHE
+    if len(cache) > _PHONE_CACHE_LIMIT:
+        cache.clear()
     outcomes = []
     for key in zip(stripped.tolist(), region_codes, strict=True):
         hit = cache.get(key)
