@@ -17,7 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from tests.integration.contacts import ContactDatabase, expected_identifiers
@@ -136,6 +136,16 @@ def _fault_name(fault: dict) -> str:
           phases=[Phase.explicit, Phase.reuse, Phase.generate],
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(steps=st.lists(st.tuples(CHANGES, DISRUPTIONS), min_size=1, max_size=3))
+# Every kind of disruption runs at least once per test run, whatever the random draws are.
+@example(steps=[(("join_static", 1401, 60), {"kind": "kill", "mode": "mid_batch"}),
+                (("grow_exclude", 1, 40), {"kind": "kill", "mode": "refresh"}),
+                (("leave_static", 1300, 50), {"kind": "kill", "mode": "commit"})])
+@example(steps=[(("edit_email", 10, 20), {"kind": "fault", "fault": {"path": "dmp/custom_audience/update/",
+                                                                      "latency_seconds": 1.5, "times": 1}}),
+                (("join_static", 1420, 30), {"kind": "fault", "fault": {"path": "dmp/custom_audience/file/upload/",
+                                                                         "http_status": 502, "times": 1}}),
+                (("delete_static_segment", 0, 0), {"kind": "fault", "fault": {"path": "dmp/custom_audience/update/",
+                                                                               "code": 40100, "times": 3}})])
 def test_one_clean_run_after_any_faults_converges_exactly(audience_env, tmp_path_factory, monkeypatch, steps):
     meta = tmp_path_factory.mktemp("meta") / "meta.db"
     monkeypatch.setenv("AIRFLOW_CONN_TIKTOK_AUDIENCES_META", json.dumps({"conn_type": "sqlite", "host": str(meta)}))
