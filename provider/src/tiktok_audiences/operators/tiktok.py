@@ -415,9 +415,7 @@ class _Sender:
         from tiktok_audiences.exceptions import TikTokRetryableError
         from tiktok_audiences.store import utcnow
 
-        batches = self._batches(identifiers)
-        first, rest = batches[:MAX_FILE_PATHS], batches[MAX_FILE_PATHS:]
-        paths = [self._upload(batch, f"create-{n}") for n, batch in enumerate(first)]
+        paths, created, rest = self._upload_whole_set(identifiers, "create")
         self.store.update_audience(self.key, create_started_at=utcnow())
         self.requests += 1
         try:
@@ -425,32 +423,39 @@ class _Sender:
         except TikTokRetryableError as err:
             # The create may or may not have happened; the next attempt adopts it by name if it did.
             raise AirflowException(f"Creating the TikTok audience did not complete ({err}); the retry reconciles") from err
-        created = identifiers.iloc[: sum(len(b) for b in first)]
         self.store.update_audience(self.key, tiktok_audience_id=audience_id, create_started_at=None,
                                    advertiser_id=self.hook.advertiser_id, calculate_type=self.calculate_type)
         self.store.confirm_replaced(self.key, created)
         self.added += len(created)
         self.operator.log.info("Created TikTok audience %s with %d identifiers", audience_id, len(created))
-        for n, batch in enumerate(rest):
-            self._apply_batch(audience_id, batch, "APPEND", f"append-{n}")
+        self._append_all(audience_id, rest)
         return audience_id
 
     def replace(self, audience_id: str, identifiers: pd.DataFrame) -> None:
-        batches = self._batches(identifiers)
-        first, rest = batches[:MAX_FILE_PATHS], batches[MAX_FILE_PATHS:]
-        paths = [self._upload(batch, f"replace-{n}") for n, batch in enumerate(first)]
+        paths, replaced, rest = self._upload_whole_set(identifiers, "replace")
         self.requests += 1
         self.hook.update_audience(audience_id, file_paths=paths, action="REPLACE")
-        replaced = identifiers.iloc[: sum(len(b) for b in first)]
         self.store.confirm_replaced(self.key, replaced)
         self.added += len(replaced)
-        for n, batch in enumerate(rest):
+        self._append_all(audience_id, rest)
+
+    def _upload_whole_set(self, identifiers: pd.DataFrame, label: str) -> tuple[list[str], pd.DataFrame, list[pd.DataFrame]]:
+        """Upload the files one create/REPLACE may carry; returns their paths, what they hold, and the rest.
+
+        A create or REPLACE takes at most ``MAX_FILE_PATHS`` files; anything beyond is APPENDed after it.
+        """
+        batches = self._batches(identifiers)
+        first, rest = batches[:MAX_FILE_PATHS], batches[MAX_FILE_PATHS:]
+        paths = [self._upload(batch, f"{label}-{n}") for n, batch in enumerate(first)]
+        return paths, identifiers.iloc[: sum(len(b) for b in first)], rest
+
+    def _append_all(self, audience_id: str, batches: list[pd.DataFrame]) -> None:
+        for n, batch in enumerate(batches):
             self._apply_batch(audience_id, batch, "APPEND", f"append-{n}")
 
     def apply(self, audience_id: str, additions: pd.DataFrame, removals: pd.DataFrame) -> None:
         # Additions first: the audience then never passes below its final size on the way.
-        for n, batch in enumerate(self._batches(additions)):
-            self._apply_batch(audience_id, batch, "APPEND", f"append-{n}")
+        self._append_all(audience_id, self._batches(additions))
         for n, batch in enumerate(self._batches(removals)):
             self._apply_batch(audience_id, batch, "REMOVE", f"remove-{n}")
 
