@@ -35,9 +35,28 @@ def record_failure(context: dict[str, Any]) -> None:
             last_error=message,
             last_run_at=utcnow(),
         )
-        store.finish_run(audience["key"], context["run_id"], outcome="failed", message=message)
+        store.finish_run(
+            audience["key"], context["run_id"], outcome="failed", message=message, error_kind=failure_kind(error, message)
+        )
     except Exception:  # the callback must never hide the task's own error
         log.exception("Could not record the failure of audience %s in the metadata database", audience.get("key"))
+
+
+def failure_kind(error: BaseException | None, message: str) -> str:
+    """``auth`` when the integration must be re-authenticated (the alerts' auth_error event), else ``other``.
+
+    The sync operator re-raises TikTok's auth errors as AirflowFailException (so Airflow does not
+    retry them); the original stays reachable as the exception's context.
+    """
+    from tiktok_audiences.alerts import ERROR_KIND_AUTH, error_kind
+    from tiktok_audiences.exceptions import TikTokAuthError
+
+    seen = 0
+    while error is not None and seen < 10:
+        if isinstance(error, TikTokAuthError):
+            return ERROR_KIND_AUTH
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return error_kind(message)
 
 
 def _one_line(text: str, limit: int = 2000) -> str:

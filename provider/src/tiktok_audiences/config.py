@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from tiktok_audiences.alerts import parse_alerts
+
 AUDIENCES_DIR_ENV = "TIKTOK_AUDIENCES_DIR"
 DEFAULT_INTEGRATION = "tiktok_default"
 DEFAULT_SCHEDULE = "@daily"
@@ -37,6 +39,7 @@ KNOWN_FIELDS = (
     "schedule",
     "description",
     "pool",
+    "alerts",
 )
 _KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
 _CONN_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
@@ -78,6 +81,7 @@ class AudienceDefinition:
     :param integration: Airflow connection id of the TikTok integration
     :param identifiers: which identifiers to send: any of ``email``, ``phone``, ``maid``
     :param schedule: cron expression or preset
+    :param alerts: the ``alerts:`` block, validated and normalized by :func:`tiktok_audiences.alerts.parse_alerts`
     """
 
     key: str
@@ -90,6 +94,7 @@ class AudienceDefinition:
     schedule: str | None = DEFAULT_SCHEDULE
     description: str = ""
     pool: str | None = None
+    alerts: Mapping[str, Any] = field(default_factory=dict, compare=False)
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -113,6 +118,7 @@ class AudienceDefinition:
             "schedule": self.schedule,
             "description": self.description,
             "pool": self.pool,
+            "alerts": dict(self.alerts),
         }
 
 
@@ -260,6 +266,7 @@ def parse_audience(key: str, where: str, document: Any) -> tuple[AudienceDefinit
     pool = document.get("pool")
     if pool is not None and (not isinstance(pool, str) or not _CONN_ID_PATTERN.match(pool)):
         problem("pool", "must be the name of an Airflow pool", "e.g. 'tiktok_default_api', created in Admin > Pools")
+    alerts = parse_alerts(document.get("alerts"), problem)
 
     if problems:
         return None, problems
@@ -275,6 +282,7 @@ def parse_audience(key: str, where: str, document: Any) -> tuple[AudienceDefinit
             schedule=schedule,
             description=description,
             pool=pool,
+            alerts=alerts,
             raw=dict(document),
         ),
         [],

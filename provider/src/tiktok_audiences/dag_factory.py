@@ -16,6 +16,7 @@ from airflow.sdk import DAG, Param, get_parsing_context, task
 
 from tiktok_audiences.callbacks import record_failure
 from tiktok_audiences.config import AudienceDefinition, audiences_dir, load_audiences
+from tiktok_audiences.operators.alerts import AudienceAlertsOperator
 from tiktok_audiences.operators.extract import AudienceMembersExtractOperator
 from tiktok_audiences.operators.tiktok import TikTokAudienceSyncOperator
 from tiktok_audiences.staging import staging_base_url
@@ -99,6 +100,12 @@ def build_audience_dag(definition: AudienceDefinition, *, sql_dir: str | os.Path
 
         cleanup = cleanup_staging().as_teardown(setups=extract)
         extract >> sync >> cleanup
+        # Last, whatever happened: a teardown runs after failures too and, unlike a plain all_done
+        # task, never turns a failed run green (nor a sent-alert failure a synced run red).
+        notify = AudienceAlertsOperator(
+            task_id="notify_alerts", audience=audience, on_failure_callback=None
+        ).as_teardown()
+        sync >> notify
     return dag
 
 

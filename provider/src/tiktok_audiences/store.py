@@ -86,6 +86,7 @@ sync_runs = sa.Table(
     sa.Column("timings", sa.Text),  # JSON {stage: seconds}
     sa.Column("duration_seconds", sa.Float),
     sa.Column("message", sa.Text),
+    sa.Column("error_kind", sa.String(32)),  # failed runs: auth | other (migration 5)
     sa.UniqueConstraint("audience_key", "run_id", name="uq_tiktok_sync_runs_run"),
     sa.Index("ix_tiktok_sync_runs_audience", "audience_key", "started_at"),
 )
@@ -144,6 +145,19 @@ oauth_states = sa.Table(
 )
 
 
+alerts_sent = sa.Table(
+    "tiktok_alerts",
+    metadata,
+    # One row per alert delivered: a retried or re-run notify task skips what is already here.
+    sa.Column("audience_key", sa.String(250), primary_key=True),
+    sa.Column("run_id", sa.String(250), primary_key=True),
+    sa.Column("event", sa.String(32), primary_key=True),
+    sa.Column("channel", sa.String(32), primary_key=True),
+    sa.Column("conn_id", sa.String(250), nullable=False),
+    sa.Column("sent_at", sa.DateTime, nullable=False),
+)
+
+
 def _migration_1(conn: Connection) -> None:
     for table in (
         audiences,
@@ -160,10 +174,18 @@ def _migration_2(conn: Connection) -> None:
     oauth_states.create(conn, checkfirst=True)
 
 
+def _migration_5(conn: Connection) -> None:
+    alerts_sent.create(conn, checkfirst=True)
+    # Databases created before this migration lack the column; newer ones got it from migration 1.
+    if "error_kind" not in {c["name"] for c in sa.inspect(conn).get_columns(sync_runs.name)}:
+        conn.execute(sa.text(f"ALTER TABLE {sync_runs.name} ADD COLUMN error_kind VARCHAR(32)"))
+
+
 #: Ordered schema migrations: (version, description, function). Append, never edit a shipped one.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "audiences, runs, confirmed members, segment snapshots, locks", _migration_1),
     (2, "pending OAuth set-ups of integrations", _migration_2),
+    (5, "alerts sent, and the error kind of failed runs", _migration_5),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -310,6 +332,7 @@ class AudienceStore:
         """Forget an audience: its row, run history, confirmed set, snapshots and lock, at once."""
         with self.engine.begin() as conn:
             for table in (
+                alerts_sent,
                 sync_runs,
                 confirmed_members,
                 segment_snapshot_members,
@@ -327,7 +350,7 @@ class AudienceStore:
             updated = conn.execute(
                 sync_runs.update()
                 .where(sync_runs.c.audience_key == key, sync_runs.c.run_id == run_id)
-                .values(started_at=now, finished_at=None, outcome="running", message=None)
+                .values(started_at=now, finished_at=None, outcome="running", message=None, error_kind=None)
             ).rowcount
             if not updated:
                 conn.execute(sync_runs.insert().values(audience_key=key, run_id=run_id, started_at=now, outcome="running"))
@@ -367,6 +390,75 @@ class AudienceStore:
                 .mappings()
                 .all()
             )
+        return [dict(r) for r in rows]
+
+    # -- alerts -------------------------------------------------------------------------------
+
+    def alert_facts(self, key: str, run_id: str) -> dict[str, Any]:
+        """This run's history row and, from earlier runs, what the alert rules compare it with.
+
+        Returns ``{"run": row or None, "previous_outcome": ..., "previous_match_rate": ...}``:
+        the outcome of the latest earlier run that completed a sync (success or too_small) and
+        the match rate of the latest earlier successful run that had one.
+        """
+        with self.engine.connect() as conn:
+            run = conn.execute(
+                sa.select(sync_runs).where(sync_runs.c.audience_key == key, sync_runs.c.run_id == run_id)
+            ).mappings().first()
+            earlier = sa.and_(sync_runs.c.audience_key == key, sync_runs.c.run_id != run_id)
+            if run is not None:
+                earlier = sa.and_(earlier, sync_runs.c.started_at < run["started_at"])
+            newest = (sync_runs.c.started_at.desc(), sync_runs.c.id.desc())
+            previous_outcome = conn.execute(
+                sa.select(sync_runs.c.outcome)
+                .where(earlier, sync_runs.c.outcome.in_(("success", "too_small")))
+                .order_by(*newest)
+                .limit(1)
+            ).scalar()
+            previous_match_rate = conn.execute(
+                sa.select(sync_runs.c.match_rate)
+                .where(earlier, sync_runs.c.outcome == "success", sync_runs.c.match_rate.is_not(None))
+                .order_by(*newest)
+                .limit(1)
+            ).scalar()
+        return {
+            "run": dict(run) if run else None,
+            "previous_outcome": previous_outcome,
+            "previous_match_rate": previous_match_rate,
+        }
+
+    def alert_sent(self, key: str, run_id: str, event: str, channel: str) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                sa.select(sa.func.count()).select_from(alerts_sent).where(
+                    alerts_sent.c.audience_key == key,
+                    alerts_sent.c.run_id == run_id,
+                    alerts_sent.c.event == event,
+                    alerts_sent.c.channel == channel,
+                )
+            ).scalar_one() > 0
+
+    def record_alert(self, key: str, run_id: str, event: str, channel: str, conn_id: str) -> None:
+        """Remember a delivered alert (idempotent)."""
+        with self.engine.begin() as conn:
+            try:
+                with conn.begin_nested():
+                    conn.execute(
+                        alerts_sent.insert().values(
+                            audience_key=key, run_id=run_id, event=event, channel=channel, conn_id=conn_id,
+                            sent_at=utcnow(),
+                        )
+                    )
+            except sa.exc.IntegrityError:
+                pass
+
+    def alerts_of_run(self, key: str, run_id: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(alerts_sent)
+                .where(alerts_sent.c.audience_key == key, alerts_sent.c.run_id == run_id)
+                .order_by(alerts_sent.c.event, alerts_sent.c.channel)
+            ).mappings().all()
         return [dict(r) for r in rows]
 
     # -- confirmed members --------------------------------------------------------------------
