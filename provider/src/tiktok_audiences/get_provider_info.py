@@ -31,6 +31,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "tiktok_audiences.operators.tiktok",
                     "tiktok_audiences.operators.extract",
+                    "tiktok_audiences.operators.alerts",
                 ],
             }
         ],

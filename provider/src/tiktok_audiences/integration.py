@@ -292,7 +292,6 @@ def save_connection(*, conn_id: str, token: str, advertiser_id: str, app_id: str
     from airflow.utils.session import create_session
 
     refuse_if_defined_outside_database(conn_id)
-    extra = json.dumps({"advertiser_id": advertiser_id, "app_id": app_id})
     with create_session() as session:
         conn = session.scalar(sa.select(Connection).where(Connection.conn_id == conn_id))
         if conn is None:
@@ -304,7 +303,9 @@ def save_connection(*, conn_id: str, token: str, advertiser_id: str, app_id: str
             )
         conn.host = api_url
         conn.password = token
-        conn.extra = extra
+        # A resync replaces token and ad account but keeps the integration's other settings (alerts, ...).
+        kept = {k: v for k, v in (conn.extra_dejson if conn.extra else {}).items() if k not in ("advertiser_id", "app_id")}
+        conn.extra = json.dumps({**kept, "advertiser_id": advertiser_id, "app_id": app_id})
         conn.description = f"TikTok integration (ad account {advertiser_id}), set up through OAuth"
 
 
