@@ -127,6 +127,12 @@ class AudienceAlertsOperator(BaseOperator):
         from tiktok_audiences.alerts import AlertContext, run_link
 
         row = store.get_audience(self.audience["key"]) or {}
+        failed = facts.outcome in ("failed", "running")
+        error = run.get("message") if failed else None
+        if facts.outcome == "running":
+            error = "the sync task ended without recording an outcome (worker killed or timed out); see its logs"
+        # After a failure the audience row still holds the previous run's size: only this run's counts.
+        size = run.get("size") if run.get("size") is not None or failed else row.get("size")
         return AlertContext(
             audience_name=self.audience["name"],
             audience_key=self.audience["key"],
@@ -134,12 +140,12 @@ class AudienceAlertsOperator(BaseOperator):
             dag_id=self.dag_id,
             run_id=run_id,
             status=row.get("status"),
-            size=run.get("size") if run.get("size") is not None else row.get("size"),
+            size=size,
             added=run.get("added"),
             removed=run.get("removed"),
-            match_before=facts.previous_match_rate,
-            match_after=facts.match_rate,
-            error=run.get("message") if facts.outcome in ("failed", "running") else None,
+            match_before=facts.previous_match_rate if facts.outcome == "success" else None,
+            match_after=facts.match_rate if facts.outcome == "success" else None,
+            error=error,
             link=run_link(_airflow_base_url(), self.dag_id, run_id),
         )
 
