@@ -17,6 +17,7 @@ from airflow.sdk import DAG, Param, get_parsing_context, task
 from tiktok_audiences.callbacks import record_failure
 from tiktok_audiences.config import AudienceDefinition, audiences_dir, load_audiences
 from tiktok_audiences.operators.extract import AudienceMembersExtractOperator
+from tiktok_audiences.operators.lookalike import TikTokLookalikeSyncOperator, record_lookalike_failure
 from tiktok_audiences.operators.tiktok import TikTokAudienceSyncOperator
 from tiktok_audiences.staging import staging_base_url
 
@@ -99,6 +100,19 @@ def build_audience_dag(definition: AudienceDefinition, *, sql_dir: str | os.Path
 
         cleanup = cleanup_staging().as_teardown(setups=extract)
         extract >> sync >> cleanup
+        if definition.lookalike:
+            # After the sync (it needs the source audience on TikTok) and only if the sync succeeded:
+            # a failed sync then fails the run as before (the lookalike is upstream_failed), and a
+            # failing lookalike fails the run but records its error on the lookalike, never on the
+            # audience, whose sync result stays as it was.
+            lookalike = TikTokLookalikeSyncOperator(
+                task_id="sync_lookalike",
+                audience=audience,
+                dry_run="{{ params.dry_run }}",
+                on_failure_callback=record_lookalike_failure,
+                **({"pool": definition.pool} if definition.pool else {}),
+            )
+            sync >> lookalike
     return dag
 
 
