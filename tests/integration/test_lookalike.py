@@ -144,3 +144,20 @@ def test_lookalike_is_rebuilt_from_a_changed_source_at_most_daily(audience_env, 
     assert_success(audience_env.run("buyers"))
     assert refreshes() == 1
     assert "refreshed" in audience_env.store().get_lookalike("buyers")["status_message"]
+
+
+def test_source_recreated_on_tiktok_gets_a_new_lookalike_from_the_new_seed(audience_env, contacts):
+    from tiktok_audiences.hooks.tiktok import TikTokHook
+
+    define(audience_env)
+    assert_success(audience_env.run("buyers"))
+    old_source = audience_env.audience_row("buyers")["tiktok_audience_id"]
+    old_lookalike = audience_env.store().get_lookalike("buyers")["tiktok_audience_id"]
+    TikTokHook("tiktok_default").delete_audiences([old_source])  # deleted in TikTok Ads Manager
+    assert_success(audience_env.run("buyers"))  # the sync recreates the source, then the lookalike follows
+    new_source = audience_env.audience_row("buyers")["tiktok_audience_id"]
+    row = audience_env.store().get_lookalike("buyers")
+    assert new_source != old_source and row["source_audience_id"] == new_source
+    assert row["tiktok_audience_id"] != old_lookalike and "source audience was recreated" in row["status_message"]
+    by_id = {a["audience_id"]: a for a in lookalikes_on_tiktok(audience_env)}
+    assert by_id[row["tiktok_audience_id"]]["lookalike_spec"]["source_audience_id"] == new_source

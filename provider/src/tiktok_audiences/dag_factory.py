@@ -151,4 +151,16 @@ sending only what changed.
 
 Trigger with **full_resync** to send the whole audience with REPLACE, or **dry_run** to see the
 plan without sending anything. {definition.description}
+{_lookalike_doc(definition)}"""
+
+
+def _lookalike_doc(definition: AudienceDefinition) -> str:
+    lookalike = definition.lookalike
+    if not lookalike:
+        return ""
+    return f"""
+**Lookalike audience** *{lookalike.name}* (task `sync_lookalike`): {lookalike.audience_size}, locations
+{", ".join(lookalike.location_ids)}, {lookalike.mobile_os}, placements {", ".join(lookalike.placements)},
+{"including" if lookalike.include_source else "excluding"} the source audience; created once TikTok has
+processed this audience.
 """
