@@ -126,6 +126,10 @@ def test_page_in_airflow_ui_matches_the_metadata_table(page, api_server, demo_ho
         else:
             assert cells["last_sync"] in {elapsed(row["last_sync_at"], before), elapsed(row["last_sync_at"], after)}
 
+    # The VIP customers' lookalike, shown under its source audience with the id recorded for it.
+    lookalike = meta_store(demo_home).get_lookalike("vip_customers")
+    assert lookalike["tiktok_audience_id"] in frame.locator(f'tr[data-lookalike-of="{DAG_VIP}"]').inner_text()
+
     # Search box and status filter.
     frame.locator("input[name=q]").fill("vip")
     frame.locator("button", has_text="Filter").click()

@@ -52,7 +52,9 @@ class Seeded:
 
 
 DEFINITIONS = {
-    "vip": {"name": "VIP customers", "include_segments": [4], "exclude_segments": [5, 6]},
+    "vip": {"name": "VIP customers", "include_segments": [4], "exclude_segments": [5, 6],
+            "lookalike": {"name": "VIP <lookalike>", "location_ids": ["6252001"], "audience_size": "BALANCED",
+                          "include_source": False, "mobile_os": "ALL", "placements": ["TikTok"]}},
     "html": {"name": "<script>alert('x')</script> & <b>friends</b>", "include_segments": [1], "exclude_segments": []},
     "bad_a": {"name": "Broken A", "include_segments": [2], "exclude_segments": [], "integration": "tiktok_eu"},
     "bad_b": {"name": "Broken B", "include_segments": [3], "exclude_segments": [], "integration": "tiktok_eu"},
@@ -80,6 +82,11 @@ def seeded(tmp_path, monkeypatch) -> Seeded:
     store.update_audience("vip", status="Active", size=3887, cover_num=2616, match_rate=2616 / 3887,
                           tiktok_audience_id="900001", last_sync_at=now - timedelta(hours=3), is_valid=True)
     store.update_audience("html", status="Too Small", size=580, status_message="580 contacts; <i>too few</i>")
+    store.register_lookalike("vip", "VIP <lookalike>", initial_status="Waiting for Source")
+    store.update_lookalike("vip", tiktok_audience_id="900002", status="Active", cover_num=52320, is_valid=True,
+                           spec={"audience_size": "BALANCED", "location_ids": ["6252001"]},
+                           built_at=now - timedelta(hours=5), status_message="created <b>today</b>")
+    store.register_lookalike("html", "Orphan lookalike", initial_status="Waiting for Source")
     for key in ("bad_a", "bad_b"):
         store.update_audience(key, status="Failed", status_message="re-authenticate the integration 'tiktok_eu'")
     for i, (size, rate) in enumerate([(3500, 0.61), (3700, 0.64), (3887, 0.673)]):

@@ -99,6 +99,28 @@ class TestPage:
         assert runs.count("<tr>") == 4  # header + 3 runs
         assert "email_malformed: 14" in runs and "phone_no_region" not in runs
 
+    def test_lookalike_is_shown_under_its_source_audience_escaped(self, client, seeded):
+        html = as_user(client, "viewer").get(PAGE).text
+        after_vip = html.split('<tr data-dag-id="tiktok_audience__vip">')[1]
+        row = after_vip.split("</tr>")[1]  # the row right after the audience's own row
+        assert 'data-lookalike-of="tiktok_audience__vip"' in row
+        assert "Lookalike: VIP &lt;lookalike&gt;" in row and "900002" in row and "52,320" in row
+        assert "Active" in row and "built 5 hours ago" in row
+        assert "created &lt;b&gt;today&lt;/b&gt;" in row and "<b>today" not in html
+        # An audience whose file has no lookalike: block any more: its old lookalike is labelled as such.
+        orphan = html.split('data-lookalike-of="tiktok_audience__html"')[1].split("</tr>")[0]
+        assert "No longer in the audience file" in orphan and "Waiting for Source" in orphan
+
+    def test_lookalike_follows_its_audience_through_search_and_rights(self, client, seeded):
+        html = as_user(client, "viewer").get(PAGE, params={"q": "broken"}).text
+        assert "data-lookalike-of" not in html
+
+    def test_detail_view_shows_the_lookalike(self, client, seeded):
+        html = as_user(client, "viewer").get(f"{PAGE}audiences/tiktok_audience__vip").text
+        section = html.split('<dl class="def" id="lookalike">')[1].split("</dl>")[0]
+        assert "VIP &lt;lookalike&gt;" in section and "900002" in section and "52,320" in section
+        assert "audience_size: BALANCED" in section and "location_ids: 6252001" in section
+
     def test_page_does_not_reflect_text_from_the_url(self, client, seeded):
         html = as_user(client, "viewer").get(PAGE, params={"error": "Call 555-SCAM", "notice": "bogus"}).text
         assert "555-SCAM" not in html
@@ -141,6 +163,7 @@ class TestAudienceActions:
         as_user(client, "user")
         confirm = client.get(f"{PAGE}audiences/tiktok_audience__vip/delete").text
         assert "include/audiences/vip.yaml" in confirm and 'value="keep" checked' in confirm
+        assert "(audience 900001 and its lookalike 900002)" in confirm
         response = client.post(f"{PAGE}audiences/tiktok_audience__vip/delete", data={"on_tiktok": "keep"},
                                headers={"Origin": ORIGIN}, follow_redirects=False)
         assert response.status_code == 303
@@ -153,7 +176,8 @@ class TestAudienceActions:
         )
         as_user(client, "user").post(f"{PAGE}audiences/tiktok_audience__vip/delete", data={"on_tiktok": "delete"},
                                      headers={"Origin": ORIGIN})
-        assert deleted == [["900001"]] and seeded.store.get_audience("vip") is None
+        assert deleted == [["900001", "900002"]]  # with its lookalike
+        assert seeded.store.get_audience("vip") is None and seeded.store.get_lookalike("vip") is None
 
 
 def consent(sandbox_url: str, authorize_url: str, advertiser_ids: list[str], role: str = "Admin") -> requests.Response:

@@ -39,3 +39,14 @@ def test_table_shows_name_match_size_status_last_sync():
     header, _, line = table.splitlines()
     assert header.split() == ["Name", "Match", "Size", "Status", "Last", "Sync"]
     assert line.split() == ["VIP", "61.5%", "3,887", "Active", "1", "hour", "ago"]
+
+
+def test_table_shows_a_lookalike_under_its_audience():
+    rows = [{"name": "VIP", "match": 61.5, "size": 3887, "status": "Active", "last_sync": "2026-11-25T11:00:00Z",
+             "message": None,
+             "lookalike": {"name": "VIP (lookalike)", "tiktok_audience_id": "7", "size": 52320, "status": "Active",
+                           "built": "2026-11-25T09:00:00Z", "message": "created"}}]
+    table = format_table(rows, now=datetime(2026, 11, 25, 12, 0, 0))
+    lines = table.splitlines()
+    assert lines[3].split() == ["lookalike:", "VIP", "(lookalike)", "-", "52,320", "Active", "3", "hours", "ago"]
+    assert "  VIP (lookalike): created" in lines

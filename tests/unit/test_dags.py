@@ -26,9 +26,12 @@ def test_one_dag_per_shipped_audience_with_the_documented_shape(monkeypatch):
         assert dag.catchup is False
         assert "tiktok" in dag.tags
         assert set(dag.params) >= {"full_resync", "dry_run"}
-        order = [t.task_id for t in dag.topological_sort()]
-        assert order[:2] == ["extract_members", "sync_to_tiktok"]
-        assert {"cleanup_staging", "notify_alerts"} <= set(order[2:])
+        tasks = [t.task_id for t in dag.topological_sort()]
+        assert tasks[:2] == ["extract_members", "sync_to_tiktok"]
+        assert sorted(tasks[2:]) == sorted(
+            ["cleanup_staging", "notify_alerts"]
+            + (["sync_lookalike"] if dag.get_task("sync_to_tiktok").audience["lookalike"] else [])
+        )
         assert dag.get_task("notify_alerts").is_teardown  # runs after failures, never decides the run's state
         assert dag.doc_md and "TikTok audience" in dag.doc_md
 
@@ -71,3 +74,19 @@ def test_audiences_naming_a_pool_share_it_for_their_tiktok_requests(monkeypatch,
         "tiktok_audience__b": "tiktok_default_api",
         "tiktok_audience__c": "default_pool",
     }
+
+
+def test_lookalike_task_only_for_audiences_with_a_lookalike_block(monkeypatch, tmp_path):
+    (tmp_path / "a.yaml").write_text("name: a\ninclude_segments: [1]\nlookalike:\n  location_ids: ['6252001']\n")
+    (tmp_path / "b.yaml").write_text("name: b\ninclude_segments: [1]\n")
+    bag = dagbag(monkeypatch, tmp_path)
+    assert "sync_lookalike" not in bag.dags["tiktok_audience__b"].task_ids
+    task = bag.dags["tiktok_audience__a"].get_task("sync_lookalike")
+    assert task.upstream_task_ids == {"sync_to_tiktok"}
+    # Runs only after a successful sync (a failed sync still fails the run), and records its own
+    # failures on the lookalike, never on the audience.
+    assert task.trigger_rule == "all_success"
+    assert task.audience["lookalike"]["location_ids"] == ["6252001"]
+    from tiktok_audiences.operators.lookalike import record_lookalike_failure
+
+    assert task.on_failure_callback in (record_lookalike_failure, [record_lookalike_failure])

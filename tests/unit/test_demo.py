@@ -382,3 +382,31 @@ def test_postgresql_build_matches_sqlite(engine, postgres_scratch):
     assert all_rows(postgres_scratch, "segment_members", "segment_id, contact_id") == all_rows(
         engine, "segment_members", "segment_id, contact_id"
     )
+
+
+# --------------------------------------------------------------------- the whole demo
+
+
+@pytest.mark.integration
+def test_demo_creates_a_lookalike_of_the_vip_customers_on_the_sandbox(tmp_path):
+    """``tiktok-audiences demo`` end to end (own process, own AIRFLOW_HOME): VIP customers gets its lookalike."""
+    import subprocess
+    import sys
+
+    from tiktok_audiences.store import AudienceStore
+    from tiktok_audiences.store import sqlite_engine as meta_sqlite
+
+    project = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "TIKTOK_"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "tiktok_audiences.cli", "demo", "--home", str(tmp_path / "demo")],
+        cwd=project, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    lookalike = AudienceStore(meta_sqlite(str(tmp_path / "demo" / "tiktok_audiences_meta.db"))).get_lookalike(
+        "vip_customers"
+    )
+    assert lookalike["tiktok_audience_id"] and lookalike["status"] in ("Initiating", "Active")
+    # What the sandbox (TikTok) held when the demo ended: this lookalike, under its name and id.
+    assert f"including lookalike VIP customers (lookalike) ({lookalike['tiktok_audience_id']})" in result.stdout
+    assert "  lookalike: VIP customers (lookalike)" in result.stdout  # in the printed table, under VIP customers

@@ -59,3 +59,35 @@ def test_live_lock_on_another_host_blocks(tmp_path):
     store = store_at(tmp_path / "m.db")
     assert store.acquire_lock("k", LockHolder("run-1", "other-host", 1), 600) is None
     assert store.acquire_lock("k", LockHolder.for_run("run-2"), 600).holder == "run-1"
+
+
+def test_migrations_with_a_gap_in_version_numbers_apply_each_once(tmp_path, monkeypatch):
+    """Version numbers are assigned per branch; a missing number (3 here) is skipped, a late one applied."""
+    import tiktok_audiences.store as store_module
+
+    store = store_at(tmp_path / "m.db")
+    applied = []
+    late = (3, "a migration merged later", lambda conn: applied.append(3))
+    monkeypatch.setattr(store_module, "MIGRATIONS", sorted([*store_module.MIGRATIONS, late]))
+    store.migrate()
+    store.migrate()
+    assert applied == [3]
+    with store.engine.connect() as conn:
+        versions = conn.execute(sa.text("SELECT version FROM tiktok_schema_migrations ORDER BY version")).scalars().all()
+    assert versions == [v for v, _d, _f in store_module.MIGRATIONS]
+
+
+def test_lookalike_row_round_trip(tmp_path):
+    store = store_at(tmp_path / "m.db")
+    assert store.get_lookalike("vip") is None
+    row = store.register_lookalike("vip", "VIP (lookalike)", initial_status="Waiting for Source")
+    assert row["status"] == "Waiting for Source" and row["tiktok_audience_id"] is None
+    store.update_lookalike("vip", tiktok_audience_id="7300000000000000002", spec={"audience_size": "BROAD"},
+                           spec_hash="h", status="Initiating", cover_num=None, is_valid=False)
+    row = store.register_lookalike("vip", "VIP lookalike", initial_status="Waiting for Source")
+    assert row["name"] == "VIP lookalike" and row["status"] == "Initiating"
+    assert row["spec"] == '{"audience_size": "BROAD"}' and row["tiktok_audience_id"] == "7300000000000000002"
+    assert [r["audience_key"] for r in store.list_lookalikes()] == ["vip"]
+    store.register_audience({"key": "vip", "name": "VIP", "integration": "tiktok_default"}, "d", initial_status="Pending")
+    store.delete_audience("vip")
+    assert store.get_lookalike("vip") is None

@@ -149,3 +149,28 @@ def test_unpaced_requests_hit_tiktoks_rate_limit(connection, sandbox):
     with pytest.raises(TikTokApiError, match="40100"):
         for _ in range(8):
             list(hook.list_audiences())
+
+
+LOOKALIKE_SPEC = {"include_source": False, "mobile_os": "ALL", "placements": ["TikTok"],
+                  "location_ids": ["6252001"], "audience_size": "NARROW"}
+
+
+def test_create_lookalike_sends_tiktoks_spec_and_returns_the_id(connection, sandbox):
+    hook = connection()
+    source = create(hook, [f"{i:064x}" for i in range(1, 2001)])
+    spec = {"source_audience_id": source, **LOOKALIKE_SPEC}
+    lookalike_id = hook.create_lookalike("Hook lookalike", lookalike_spec=spec)
+    details = hook.get_audience(lookalike_id)
+    assert details["audience_type"] == "Lookalike Audience" and details["lookalike_spec"] == spec
+    hook.refresh_lookalikes([lookalike_id])  # accepted: a refresh of a lookalike of a valid seed
+
+
+def test_create_lookalike_is_not_retried_blindly(connection, sandbox):
+    hook = connection()
+    source = create(hook, [f"{i:064x}" for i in range(1, 2001)])
+    sandbox.fault(path="dmp/custom_audience/lookalike/create/", code=50000, times=1, after_processing=True)
+    with pytest.raises(TikTokApiError, match="50000"):
+        hook.create_lookalike("Hook lookalike", lookalike_spec={"source_audience_id": source, **LOOKALIKE_SPEC})
+    calls = [r for r in sandbox.control("GET", "requests") if "lookalike/create" in r["path"]]
+    assert len(calls) == 1
+    assert [a["name"] for a in sandbox.audiences()].count("Hook lookalike") == 1  # it did happen, once

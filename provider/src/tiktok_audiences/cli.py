@@ -95,7 +95,9 @@ def _demo_db(args: argparse.Namespace) -> int:
 def audience_rows(store) -> list[dict[str, Any]]:
     """The audiences table as users see it on the audiences page."""
     rows = []
+    lookalikes = {r["audience_key"]: r for r in store.list_lookalikes()}
     for row in store.list_audiences():
+        lookalike = lookalikes.get(row["audience_key"])
         rows.append(
             {
                 "name": row["name"],
@@ -104,6 +106,15 @@ def audience_rows(store) -> list[dict[str, Any]]:
                 "status": row["status"],
                 "last_sync": row["last_sync_at"].isoformat() + "Z" if row["last_sync_at"] else None,
                 "message": row["status_message"] or row["last_error"],
+                # The audience's lookalike (its size is TikTok's reach, its time when TikTok last built it).
+                "lookalike": None if lookalike is None else {
+                    "name": lookalike["name"],
+                    "tiktok_audience_id": lookalike["tiktok_audience_id"],
+                    "size": lookalike["cover_num"],
+                    "status": lookalike["status"],
+                    "built": lookalike["built_at"].isoformat() + "Z" if lookalike["built_at"] else None,
+                    "message": lookalike["status_message"],
+                },
             }
         )
     return rows
@@ -114,21 +125,31 @@ def format_table(rows: list[dict[str, Any]], now: datetime | None = None) -> str
 
     now = now or utcnow()
     header = ("Name", "Match", "Size", "Status", "Last Sync")
-    lines = [
-        (
+    lines = []
+    for r in rows:
+        lines.append((
             r["name"],
             "-" if r["match"] is None else f"{r['match']:.1f}%",
             "-" if r["size"] is None else f"{r['size']:,}",
             r["status"],
             elapsed(datetime.fromisoformat(r["last_sync"].rstrip("Z")), now) if r["last_sync"] else "never",
-        )
-        for r in rows
-    ]
+        ))
+        if r.get("lookalike"):
+            lookalike = r["lookalike"]
+            lines.append((
+                f"  lookalike: {lookalike['name']}",
+                "-",
+                "-" if lookalike["size"] is None else f"{lookalike['size']:,}",
+                lookalike["status"],
+                elapsed(datetime.fromisoformat(lookalike["built"].rstrip("Z")), now) if lookalike["built"] else "never",
+            ))
     widths = [max(len(str(v)) for v in column) for column in zip(header, *lines, strict=False)]
     out = ["  ".join(str(v).ljust(w) for v, w in zip(header, widths, strict=True))]
     out.append("  ".join("-" * w for w in widths))
     out += ["  ".join(str(v).ljust(w) for v, w in zip(line, widths, strict=True)) for line in lines]
     notes = [f"  {r['name']}: {r['message']}" for r in rows if r["message"]]
+    notes += [f"  {r['lookalike']['name']}: {r['lookalike']['message']}" for r in rows
+              if r.get("lookalike") and r["lookalike"]["message"]]
     if notes:
         out += ["", "Notes:", *notes]
     return "\n".join(out)
@@ -260,6 +281,10 @@ def _demo(args: argparse.Namespace) -> int:
 
         print()
         print(format_table(audience_rows(AudienceStore(sqlite_engine(str(meta_path))))))
+        on_tiktok = [a for a in sandbox.state.all_audiences() if not a.deleted]
+        lookalikes = [f"{a.name} ({a.audience_id})" for a in on_tiktok if a.audience_type == "Lookalike Audience"]
+        print(f"\nOn the TikTok sandbox: {len(on_tiktok)} audiences"
+              + (f", including lookalike {', '.join(lookalikes)}" if lookalikes else ""))
     finally:
         sandbox.stop()
     return 0

@@ -40,6 +40,7 @@ KNOWN_FIELDS = (
     "description",
     "pool",
     "alerts",
+    "lookalike",
 )
 _KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
 _CONN_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
@@ -95,6 +96,7 @@ class AudienceDefinition:
     description: str = ""
     pool: str | None = None
     alerts: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    lookalike: LookalikeDefinition | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -119,6 +121,7 @@ class AudienceDefinition:
             "description": self.description,
             "pool": self.pool,
             "alerts": dict(self.alerts),
+            "lookalike": self.lookalike.as_dict() if self.lookalike else None,
         }
 
 
@@ -185,6 +188,7 @@ def load_audiences(directory: Path) -> tuple[list[AudienceDefinition], list[Defi
         if definition is not None:
             definitions.append(definition)
     problems.extend(_duplicate_name_problems(definitions))
+    problems.extend(_lookalike_name_problems(definitions))
     bad_paths = {p.path for p in problems}
     return [d for d in definitions if d.path not in bad_paths], problems
 
@@ -268,6 +272,13 @@ def parse_audience(key: str, where: str, document: Any) -> tuple[AudienceDefinit
         problem("pool", "must be the name of an Airflow pool", "e.g. 'tiktok_default_api', created in Admin > Pools")
     alerts = parse_alerts(document.get("alerts"), problem)
 
+    lookalike = None
+    if document.get("lookalike") is not None:
+        audience_name = name.strip() if isinstance(name, str) and name.strip() else key
+        lookalike = parse_lookalike(document["lookalike"], audience_name=audience_name, problem=problem)
+    elif "lookalike" in document and document["lookalike"] is None:
+        problem("lookalike", "is empty", "remove the line, or give at least 'location_ids: [...]'")
+
     if problems:
         return None, problems
     return (
@@ -283,6 +294,7 @@ def parse_audience(key: str, where: str, document: Any) -> tuple[AudienceDefinit
             description=description,
             pool=pool,
             alerts=alerts,
+            lookalike=lookalike,
             raw=dict(document),
         ),
         [],
@@ -366,6 +378,213 @@ def _duplicate_name_problems(definitions: Iterable[AudienceDefinition]) -> list[
                     f"'{definition.name}' is used by {len(group)} audiences on integration "
                     f"'{integration}' ({files}); TikTok would show two audiences with one name",
                     "give each audience of an integration its own name",
+                )
+            )
+    return problems
+
+
+# -- lookalike audiences ------------------------------------------------------------------------
+
+#: TikTok's lookalike_spec enums (SDK yml ``dmp_custom_audience_lookalike_create``).
+LOOKALIKE_SIZES: tuple[str, ...] = ("NARROW", "BALANCED", "BROAD")
+LOOKALIKE_MOBILE_OS: tuple[str, ...] = ("ALL", "ANDROID", "IOS")
+#: The placements TikTok documents for lookalikes, spelled as TikTok's SDK lists them.
+LOOKALIKE_PLACEMENTS: tuple[str, ...] = ("TikTok", "TopBuzz & BuzzVideo", "Pangle")
+LOOKALIKE_FIELDS = ("name", "location_ids", "audience_size", "include_source", "mobile_os", "placements")
+LOOKALIKE_NAME_SUFFIX = " (lookalike)"
+_LOCATION_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class LookalikeDefinition:
+    """The optional ``lookalike:`` block: a TikTok lookalike audience seeded by this audience.
+
+    :param name: name of the lookalike on TikTok (default: the audience's name + " (lookalike)")
+    :param location_ids: TikTok location ids the lookalike is built in (at least one)
+    :param audience_size: NARROW, BALANCED or BROAD
+    :param include_source: whether the lookalike also holds the source audience's members
+    :param mobile_os: ALL, ANDROID or IOS
+    :param placements: apps the lookalike is for (TikTok, TopBuzz & BuzzVideo, Pangle)
+    """
+
+    name: str
+    location_ids: tuple[str, ...]
+    audience_size: str = "BALANCED"
+    include_source: bool = False
+    mobile_os: str = "ALL"
+    placements: tuple[str, ...] = ("TikTok",)
+
+    def spec(self) -> dict[str, Any]:
+        """What TikTok builds the lookalike from, without the source audience (its id changes)."""
+        return {
+            "audience_size": self.audience_size,
+            "include_source": self.include_source,
+            "location_ids": list(self.location_ids),
+            "mobile_os": self.mobile_os,
+            "placements": list(self.placements),
+        }
+
+    def tiktok_spec(self, source_audience_id: str) -> dict[str, Any]:
+        """TikTok's ``lookalike_spec`` for a create."""
+        return {"source_audience_id": str(source_audience_id), **self.spec()}
+
+    def spec_hash(self) -> str:
+        return lookalike_spec_hash(self.spec())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, **self.spec()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LookalikeDefinition:
+        """Back from :meth:`as_dict` (the operator receives the definition as a dict)."""
+        return cls(
+            name=str(data["name"]),
+            location_ids=tuple(str(x) for x in data["location_ids"]),
+            audience_size=str(data.get("audience_size", "BALANCED")),
+            include_source=bool(data.get("include_source", False)),
+            mobile_os=str(data.get("mobile_os", "ALL")),
+            placements=tuple(str(x) for x in data.get("placements") or ("TikTok",)),
+        )
+
+
+def lookalike_spec_hash(spec: Mapping[str, Any]) -> str:
+    """A stable fingerprint of a lookalike spec: a changed hash means the lookalike must be rebuilt."""
+    import hashlib
+    import json
+
+    canonical = {
+        "audience_size": str(spec.get("audience_size")),
+        "include_source": bool(spec.get("include_source")),
+        "location_ids": sorted(str(x) for x in spec.get("location_ids") or ()),
+        "mobile_os": str(spec.get("mobile_os")),
+        "placements": sorted(str(x) for x in spec.get("placements") or ()),
+    }
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
+
+
+def default_lookalike_name(audience_name: str) -> str:
+    """"<audience name> (lookalike)", shortening the audience name to stay within TikTok's 128."""
+    room = MAX_NAME_LENGTH - len(LOOKALIKE_NAME_SUFFIX)
+    return audience_name[:room].rstrip() + LOOKALIKE_NAME_SUFFIX
+
+
+def parse_lookalike(value: Any, *, audience_name: str, problem) -> LookalikeDefinition | None:
+    """Validate the ``lookalike:`` block; reports each problem as field ``lookalike.<name>``."""
+    if not isinstance(value, dict):
+        problem("lookalike", "must be a mapping of lookalike settings", "write e.g. 'lookalike: {location_ids: [\"6252001\"]}'")
+        return None
+    bad = False
+
+    def report(field_name: str, message: str, fix: str) -> None:
+        nonlocal bad
+        bad = True
+        problem(f"lookalike.{field_name}", message, fix)
+
+    for unknown in sorted(set(map(str, value)) - set(LOOKALIKE_FIELDS)):
+        close = difflib.get_close_matches(unknown, LOOKALIKE_FIELDS, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"known fields are {', '.join(LOOKALIKE_FIELDS)}"
+        report(unknown, "is not a known lookalike field", f"remove it or correct the spelling ({hint})")
+
+    name = value.get("name")
+    if name is None:
+        name = default_lookalike_name(audience_name)
+    elif not isinstance(name, str) or not name.strip():
+        report("name", "must be a non-empty text", "give the lookalike a name of 1 to 128 characters, or remove the field")
+        name = ""
+    elif len(name.strip()) > MAX_NAME_LENGTH:
+        report("name", f"is {len(name.strip())} characters long; TikTok accepts at most {MAX_NAME_LENGTH}",
+               "shorten the name")
+    name = name.strip()
+
+    locations = value.get("location_ids")
+    location_ids: list[str] = []
+    if locations is None:
+        report("location_ids", "is missing; TikTok builds a lookalike only within named locations",
+               "list at least one TikTok location id, e.g. 'location_ids: [\"6252001\"]' (United States)")
+    else:
+        if isinstance(locations, (str, int)) and not isinstance(locations, bool):
+            locations = [locations]
+        if not isinstance(locations, list) or not locations:
+            report("location_ids", "must be a non-empty list of TikTok location ids",
+                   "write it as 'location_ids: [\"6252001\"]'")
+        else:
+            for item in locations:
+                text = str(item).strip() if isinstance(item, (str, int)) and not isinstance(item, bool) else None
+                if not text or not _LOCATION_ID_PATTERN.match(text):
+                    report("location_ids", f"contains {item!r}, which is not a TikTok location id",
+                           "use the ids of TikTok's lookalike locations, e.g. \"6252001\"")
+                elif text not in location_ids:
+                    location_ids.append(text)
+
+    size = _lookalike_enum(value, "audience_size", LOOKALIKE_SIZES, "BALANCED", report)
+    mobile_os = _lookalike_enum(value, "mobile_os", LOOKALIKE_MOBILE_OS, "ALL", report)
+
+    include_source = value.get("include_source", False)
+    if not isinstance(include_source, bool):
+        report("include_source", f"must be true or false, not {include_source!r}", "write 'include_source: false'")
+        include_source = False
+
+    raw_placements = value.get("placements", ["TikTok"])
+    if isinstance(raw_placements, str):
+        raw_placements = [raw_placements]
+    placements: list[str] = []
+    by_fold = {p.casefold(): p for p in LOOKALIKE_PLACEMENTS}
+    if not isinstance(raw_placements, list) or not raw_placements:
+        report("placements", "must be a non-empty list", f"choose from {', '.join(LOOKALIKE_PLACEMENTS)}")
+    else:
+        for item in raw_placements:
+            canonical = by_fold.get(str(item).strip().casefold()) if isinstance(item, str) else None
+            if canonical is None:
+                report("placements", f"has unknown placement {item!r}", f"choose from {', '.join(LOOKALIKE_PLACEMENTS)}")
+            elif canonical not in placements:
+                placements.append(canonical)
+
+    if bad:
+        return None
+    return LookalikeDefinition(
+        name=name,
+        location_ids=tuple(sorted(location_ids)),
+        audience_size=size,
+        include_source=include_source,
+        mobile_os=mobile_os,
+        placements=tuple(p for p in LOOKALIKE_PLACEMENTS if p in placements),
+    )
+
+
+def _lookalike_enum(value: Mapping[str, Any], field_name: str, allowed: Sequence[str], default: str, report) -> str:
+    raw = value.get(field_name, default)
+    if isinstance(raw, str) and raw.strip().upper() in allowed:
+        return raw.strip().upper()
+    report(field_name, f"{raw!r} is not one of {', '.join(allowed)}", f"use one of {', '.join(allowed)} (default {default})")
+    return default
+
+
+def _lookalike_name_problems(definitions: Iterable[AudienceDefinition]) -> list[DefinitionProblem]:
+    """A lookalike may not share its name with any audience or lookalike of its integration.
+
+    Interrupted creates are found again by name on TikTok; two audiences with one name would make
+    that ambiguous (and confuse whoever picks the audience in TikTok Ads Manager).
+    """
+    names: dict[tuple[str, str], list[str]] = {}
+    for definition in definitions:
+        names.setdefault((definition.integration, definition.name.casefold()), []).append(Path(definition.path).name)
+        if definition.lookalike:
+            names.setdefault((definition.integration, definition.lookalike.name.casefold()), []).append(
+                f"{Path(definition.path).name} (lookalike)"
+            )
+    problems = []
+    for definition in definitions:
+        if not definition.lookalike:
+            continue
+        users = names[(definition.integration, definition.lookalike.name.casefold())]
+        if len(users) > 1:
+            others = ", ".join(u for u in users if u != f"{Path(definition.path).name} (lookalike)")
+            problems.append(
+                DefinitionProblem(
+                    definition.path,
+                    "lookalike.name",
+                    f"'{definition.lookalike.name}' is also used by {others} on integration '{definition.integration}'",
+                    "give the lookalike its own name ('lookalike: {name: ...}')",
                 )
             )
     return problems

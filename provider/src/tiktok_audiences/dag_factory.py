@@ -18,6 +18,7 @@ from tiktok_audiences.callbacks import record_failure
 from tiktok_audiences.config import AudienceDefinition, audiences_dir, load_audiences
 from tiktok_audiences.operators.alerts import AudienceAlertsOperator
 from tiktok_audiences.operators.extract import AudienceMembersExtractOperator
+from tiktok_audiences.operators.lookalike import TikTokLookalikeSyncOperator, record_lookalike_failure
 from tiktok_audiences.operators.tiktok import TikTokAudienceSyncOperator
 from tiktok_audiences.staging import staging_base_url
 
@@ -106,6 +107,19 @@ def build_audience_dag(definition: AudienceDefinition, *, sql_dir: str | os.Path
             task_id="notify_alerts", audience=audience, on_failure_callback=None
         ).as_teardown()
         sync >> notify
+        if definition.lookalike:
+            # After the sync (it needs the source audience on TikTok) and only if the sync succeeded:
+            # a failed sync then fails the run as before (the lookalike is upstream_failed), and a
+            # failing lookalike fails the run but records its error on the lookalike, never on the
+            # audience, whose sync result stays as it was.
+            lookalike = TikTokLookalikeSyncOperator(
+                task_id="sync_lookalike",
+                audience=audience,
+                dry_run="{{ params.dry_run }}",
+                on_failure_callback=record_lookalike_failure,
+                **({"pool": definition.pool} if definition.pool else {}),
+            )
+            sync >> lookalike
     return dag
 
 
@@ -144,4 +158,16 @@ sending only what changed.
 
 Trigger with **full_resync** to send the whole audience with REPLACE, or **dry_run** to see the
 plan without sending anything. {definition.description}
+{_lookalike_doc(definition)}"""
+
+
+def _lookalike_doc(definition: AudienceDefinition) -> str:
+    lookalike = definition.lookalike
+    if not lookalike:
+        return ""
+    return f"""
+**Lookalike audience** *{lookalike.name}* (task `sync_lookalike`): {lookalike.audience_size}, locations
+{", ".join(lookalike.location_ids)}, {lookalike.mobile_os}, placements {", ".join(lookalike.placements)},
+{"including" if lookalike.include_source else "excluding"} the source audience; created once TikTok has
+processed this audience.
 """

@@ -145,6 +145,29 @@ oauth_states = sa.Table(
 )
 
 
+lookalikes = sa.Table(
+    "tiktok_lookalikes",
+    metadata,
+    # One lookalike per audience: the one its file's ``lookalike:`` block describes.
+    sa.Column("audience_key", sa.String(250), primary_key=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("tiktok_audience_id", sa.String(64)),  # the lookalike on TikTok; None until created
+    sa.Column("advertiser_id", sa.String(64)),
+    sa.Column("source_audience_id", sa.String(64)),  # the seed it was built from
+    sa.Column("spec", sa.Text),  # JSON of the lookalike_spec it was built with (without the source)
+    sa.Column("spec_hash", sa.String(64)),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("status_message", sa.Text),
+    sa.Column("cover_num", sa.BigInteger),
+    sa.Column("is_valid", sa.Boolean),
+    sa.Column("create_started_at", sa.DateTime),  # set just before a create, cleared once its id is stored
+    sa.Column("built_at", sa.DateTime),  # when TikTok last built it (create or refresh)
+    sa.Column("last_run_at", sa.DateTime),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+
 alerts_sent = sa.Table(
     "tiktok_alerts",
     metadata,
@@ -174,6 +197,10 @@ def _migration_2(conn: Connection) -> None:
     oauth_states.create(conn, checkfirst=True)
 
 
+def _migration_4(conn: Connection) -> None:
+    lookalikes.create(conn, checkfirst=True)
+
+
 def _migration_5(conn: Connection) -> None:
     alerts_sent.create(conn, checkfirst=True)
     # Databases created before this migration lack the column; newer ones got it from migration 1.
@@ -185,6 +212,7 @@ def _migration_5(conn: Connection) -> None:
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "audiences, runs, confirmed members, segment snapshots, locks", _migration_1),
     (2, "pending OAuth set-ups of integrations", _migration_2),
+    (4, "lookalike audiences", _migration_4),
     (5, "alerts sent, and the error kind of failed runs", _migration_5),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -338,9 +366,52 @@ class AudienceStore:
                 segment_snapshot_members,
                 segment_snapshots,
                 audience_locks,
+                lookalikes,
                 audiences,
             ):
                 conn.execute(table.delete().where(table.c.audience_key == key))
+
+    # -- lookalikes ---------------------------------------------------------------------------
+
+    def get_lookalike(self, key: str) -> dict[str, Any] | None:
+        """The lookalike recorded for an audience, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(lookalikes).where(lookalikes.c.audience_key == key)).mappings().first()
+        return dict(row) if row else None
+
+    def list_lookalikes(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(lookalikes).order_by(lookalikes.c.name)).mappings().all()
+        return [dict(r) for r in rows]
+
+    def register_lookalike(self, key: str, name: str, *, initial_status: str) -> dict[str, Any]:
+        """Create the audience's lookalike row on first sight (name refreshed); returns the row."""
+        now = utcnow()
+        with self.engine.begin() as conn:
+            updated = conn.execute(
+                lookalikes.update().where(lookalikes.c.audience_key == key).values(name=name, updated_at=now)
+            ).rowcount
+            if not updated:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(lookalikes.insert().values(audience_key=key, name=name, status=initial_status,
+                                                                created_at=now, updated_at=now))
+                except sa.exc.IntegrityError:  # registered concurrently
+                    pass
+        row = self.get_lookalike(key)
+        assert row is not None
+        return row
+
+    def update_lookalike(self, key: str, **values: Any) -> None:
+        if "spec" in values and not isinstance(values["spec"], str | None):
+            values["spec"] = json.dumps(values["spec"], sort_keys=True)
+        values["updated_at"] = utcnow()
+        with self.engine.begin() as conn:
+            conn.execute(lookalikes.update().where(lookalikes.c.audience_key == key).values(**values))
+
+    def delete_lookalike(self, key: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(lookalikes.delete().where(lookalikes.c.audience_key == key))
 
     # -- runs ---------------------------------------------------------------------------------
 

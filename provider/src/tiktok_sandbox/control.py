@@ -85,6 +85,7 @@ def build_control_router(state: SandboxState) -> APIRouter:
                 "is_valid": snapshot.is_valid,
                 "cover_num": snapshot.cover_num,
                 "deleted": snapshot.deleted,
+                "lookalike_spec": snapshot.lookalike_spec,
             }
             for snapshot in state.all_audiences()
         ]

@@ -59,14 +59,18 @@ def delete_audience(store: AudienceStore, raw: dict[str, Any], *, delete_on_tikt
     TikTok first: if TikTok refuses, nothing is forgotten here and the user can try again.
     """
     tiktok_id = raw.get("tiktok_audience_id")
+    lookalike = store.get_lookalike(raw["audience_key"]) or {}
+    # The audience's lookalike goes with it: its seed is gone and nothing would check it any more.
+    ids = [i for i in (tiktok_id, lookalike.get("tiktok_audience_id")) if i]
     if delete_on_tiktok and tiktok_id:
         from tiktok_audiences.exceptions import TikTokApiError, TikTokIntegrationError
         from tiktok_audiences.hooks.tiktok import TikTokHook
 
         try:
-            TikTokHook(raw["integration"], max_attempts=2).delete_audiences([tiktok_id])
+            TikTokHook(raw["integration"], max_attempts=2).delete_audiences(ids)
         except (TikTokApiError, TikTokIntegrationError) as err:
-            raise ActionError(f"TikTok did not delete audience {tiktok_id}: {err}. Nothing was changed.") from None
+            what = " and ".join(ids)
+            raise ActionError(f"TikTok did not delete audience {what}: {err}. Nothing was changed.") from None
     pause_dag(raw["dag_id"])
     store.delete_audience(raw["audience_key"])
     log.info("Deleted audience %s (on TikTok: %s)", raw["audience_key"], bool(delete_on_tiktok and tiktok_id))

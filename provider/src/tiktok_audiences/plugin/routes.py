@@ -91,7 +91,8 @@ def audiences_page(
     from tiktok_audiences.store import utcnow
 
     now = utcnow()
-    all_rows = [views.audience_row(raw, now) for raw in store.list_audiences() if may_read_dag(user, raw["dag_id"])]
+    readable = [raw for raw in store.list_audiences() if may_read_dag(user, raw["dag_id"])]
+    all_rows = [views.audience_row(raw, now) for raw in readable]
     rows = [r for r in all_rows if views.matches(r, q.strip(), status_filter)]
     names = sorted({r.integration for r in all_rows} | set(lifecycle.database_integrations()))
     integrations = [lifecycle.describe_integration(name) for name in names]
@@ -100,6 +101,7 @@ def audiences_page(
         request,
         "audiences.html",
         rows=rows,
+        lookalikes=views.lookalikes_by_audience(store, readable, now),
         total=len(all_rows),
         q=q,
         status_filter=status_filter,
@@ -151,8 +153,10 @@ def trigger_sync(
 def confirm_delete_audience(request: Request, dag_id: str, store: StoreDep) -> Response:
     raw = _audience_by_dag(store, dag_id)
     row = views.audience_row(raw, raw["updated_at"])
+    lookalike = store.get_lookalike(raw["audience_key"]) or {}
     return render(request, "delete_audience.html", row=row, file=views.repo_relative(row.file),
-                  tiktok_audience_id=raw.get("tiktok_audience_id"))
+                  tiktok_audience_id=raw.get("tiktok_audience_id"),
+                  lookalike_id=lookalike.get("tiktok_audience_id"))
 
 
 @router.post(

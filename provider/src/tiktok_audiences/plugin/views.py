@@ -64,6 +64,64 @@ def audience_row(row: dict[str, Any], now: datetime) -> AudienceRow:
     )
 
 
+@dataclass(frozen=True)
+class LookalikeRow:
+    """An audience's lookalike, shown under it: TikTok's reach (``cover_num``) is its size."""
+
+    key: str
+    name: str
+    tiktok_audience_id: str | None
+    status: str
+    explanation: str
+    size: int | None
+    settings: dict[str, Any]
+    built: str  # "3 hours ago" (created or last refreshed on TikTok) or "never"
+    built_at: datetime | None
+    message: str | None
+    in_definition: bool  # False once the lookalike: block was removed from the audience file
+
+
+def lookalike_row(raw: dict[str, Any], now: datetime, audience_definition: dict[str, Any] | None = None) -> LookalikeRow:
+    from tiktok_audiences.lookalike import LOOKALIKE_EXPLANATIONS, LookalikeStatus
+
+    try:
+        tip = LOOKALIKE_EXPLANATIONS[LookalikeStatus(raw["status"])]
+    except ValueError:
+        tip = ""
+    try:
+        settings = json.loads(raw.get("spec") or "{}")
+    except ValueError:
+        settings = {}
+    in_definition = audience_definition is None or bool(audience_definition.get("lookalike"))
+    message = raw.get("status_message")
+    if not in_definition:
+        gone = "No longer in the audience file: no longer checked; it was left on TikTok"
+        message = f"{gone}. {message}" if message else gone
+    return LookalikeRow(
+        key=raw["audience_key"],
+        name=raw["name"],
+        tiktok_audience_id=raw.get("tiktok_audience_id"),
+        status=raw["status"],
+        explanation=tip,
+        size=raw.get("cover_num"),
+        settings=settings if isinstance(settings, dict) else {},
+        built=elapsed(raw["built_at"], now) if raw.get("built_at") else "never",
+        built_at=raw.get("built_at"),
+        message=message,
+        in_definition=in_definition,
+    )
+
+
+def lookalikes_by_audience(store: AudienceStore, audiences: list[dict[str, Any]], now: datetime) -> dict[str, LookalikeRow]:
+    """Each audience's lookalike row, keyed by audience key."""
+    definitions = {a["audience_key"]: definition_of(a) for a in audiences}
+    return {
+        raw["audience_key"]: lookalike_row(raw, now, definitions.get(raw["audience_key"]))
+        for raw in store.list_lookalikes()
+        if raw["audience_key"] in definitions
+    }
+
+
 def matches(row: AudienceRow, query: str, status: str) -> bool:
     if status and row.status != status:
         return False
@@ -100,6 +158,7 @@ class Detail:
     deleted_segments: list[int]
     runs: list[dict[str, Any]] = field(default_factory=list)
     points: list[tuple[datetime, int | None, float | None]] = field(default_factory=list)
+    lookalike: LookalikeRow | None = None
 
 
 def audience_detail(store: AudienceStore, raw: dict[str, Any]) -> Detail:
@@ -132,4 +191,5 @@ def audience_detail(store: AudienceStore, raw: dict[str, Any]) -> Detail:
         deleted_segments=deleted,
         runs=runs,
         points=points,
+        lookalike=lookalikes_by_audience(store, [raw], utcnow()).get(raw["audience_key"]),
     )
