@@ -24,6 +24,8 @@ MAX_NAME_LENGTH = 128  # TikTok's limit for custom_audience_name
 DAG_ID_PREFIX = "tiktok_audience__"
 # Kept here (not imported from identifiers) so that DAG parsing never imports pandas.
 ID_TYPES: tuple[str, ...] = ("email", "phone", "maid")
+#: Ways to send an audience (see tiktok_audiences.partner, kept here so parsing stays light).
+AUDIENCE_APIS: tuple[str, ...] = ("customer_file", "partner")
 
 SCHEDULE_PRESETS = frozenset(
     {"@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly", "@annually"}
@@ -37,6 +39,7 @@ KNOWN_FIELDS = (
     "schedule",
     "description",
     "pool",
+    "api",
 )
 _KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
 _CONN_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
@@ -78,6 +81,7 @@ class AudienceDefinition:
     :param integration: Airflow connection id of the TikTok integration
     :param identifiers: which identifiers to send: any of ``email``, ``phone``, ``maid``
     :param schedule: cron expression or preset
+    :param api: ``customer_file`` or ``partner``; None = the integration's choice (default customer_file)
     """
 
     key: str
@@ -90,6 +94,7 @@ class AudienceDefinition:
     schedule: str | None = DEFAULT_SCHEDULE
     description: str = ""
     pool: str | None = None
+    api: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -113,6 +118,7 @@ class AudienceDefinition:
             "schedule": self.schedule,
             "description": self.description,
             "pool": self.pool,
+            "api": self.api,
         }
 
 
@@ -261,6 +267,15 @@ def parse_audience(key: str, where: str, document: Any) -> tuple[AudienceDefinit
     if pool is not None and (not isinstance(pool, str) or not _CONN_ID_PATTERN.match(pool)):
         problem("pool", "must be the name of an Airflow pool", "e.g. 'tiktok_default_api', created in Admin > Pools")
 
+    api = document.get("api")
+    if api is not None and api not in AUDIENCE_APIS:
+        problem(
+            "api",
+            f"is {api!r}; it must be one of {', '.join(AUDIENCE_APIS)}",
+            "write 'api: customer_file' (uploaded files, works for every TikTok app) or 'api: partner' (TikTok's "
+            "Audience Segment API), or remove the field to use the integration's setting",
+        )
+
     if problems:
         return None, problems
     return (
@@ -275,6 +290,7 @@ def parse_audience(key: str, where: str, document: Any) -> tuple[AudienceDefinit
             schedule=schedule,
             description=description,
             pool=pool,
+            api=api,
             raw=dict(document),
         ),
         [],

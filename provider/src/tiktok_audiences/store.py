@@ -51,6 +51,8 @@ audiences = sa.Table(
     sa.Column("advertiser_id", sa.String(64)),
     sa.Column("tiktok_audience_id", sa.String(64)),
     sa.Column("calculate_type", sa.String(32)),
+    # customer_file | partner: how tiktok_audience_id was created (migration 3; NULL = customer_file)
+    sa.Column("api", sa.String(16)),
     sa.Column("create_started_at", sa.DateTime),  # set just before a create, cleared once its id is stored
     sa.Column("status", sa.String(32), nullable=False),
     sa.Column("status_message", sa.Text),
@@ -160,10 +162,24 @@ def _migration_2(conn: Connection) -> None:
     oauth_states.create(conn, checkfirst=True)
 
 
+def _migration_3(conn: Connection) -> None:
+    # Databases made by migration 1 before the column existed get it here; newer ones already have
+    # it (migration 1 creates the table as defined now). Audiences created before were customer files.
+    columns = {c["name"] for c in sa.inspect(conn).get_columns(audiences.name)}
+    if "api" not in columns:
+        conn.execute(sa.text(f"ALTER TABLE {audiences.name} ADD COLUMN api VARCHAR(16)"))
+    conn.execute(
+        audiences.update()
+        .where(audiences.c.api.is_(None), audiences.c.tiktok_audience_id.is_not(None))
+        .values(api="customer_file")
+    )
+
+
 #: Ordered schema migrations: (version, description, function). Append, never edit a shipped one.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "audiences, runs, confirmed members, segment snapshots, locks", _migration_1),
     (2, "pending OAuth set-ups of integrations", _migration_2),
+    (3, "audiences remember the API they were sent with (customer_file | partner)", _migration_3),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
