@@ -77,10 +77,11 @@ def test_integration_level_partner_setting_is_overridden_by_the_audience_file(au
     assert requests_to(audience_env, "segment/") == []
 
 
-def test_lost_answer_to_a_partner_create_is_adopted_not_duplicated(audience_env, contacts):
-    define(audience_env, api="partner")
+def test_lost_answer_to_a_create_is_adopted_not_duplicated(audience_env, api, contacts):
+    define(audience_env)
     # TikTok creates the audience, then the answer is lost.
-    audience_env.sandbox.fault(path="segment/audience/", code=50002, after_processing=True)
+    path = {"customer_file": "dmp/custom_audience/create/", "partner": "segment/audience/"}[api]
+    audience_env.sandbox.fault(path=path, code=50002, after_processing=True)
     assert audience_env.run("fans").state == "failed"
     [created] = live_audiences(audience_env)
     assert audience_env.run("fans").state == "success"

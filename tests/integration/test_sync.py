@@ -401,3 +401,23 @@ def test_refused_replace_falls_back_to_append_and_remove(audience_env, contacts)
     row = audience_env.audience_row("buyers")
     assert "refused the full resync's REPLACE (40002" in row["status_message"]
     assert row["status"] == "Active"
+
+
+def test_refused_replace_changes_nothing_on_tiktok_or_here_until_the_fallback_is_accepted(audience_env, contacts):
+    define(audience_env)
+    assert_success(audience_env.run("buyers"))
+    on_tiktok, confirmed = tiktok_members(audience_env), audience_env.store().load_confirmed("buyers")
+    contacts.execute("UPDATE contacts SET subscription_status = 'unsubscribed' WHERE contact_id <= 50")
+    # TikTok refuses the REPLACE (TikTok documents the message, not the code), then the fallback's
+    # APPEND fails for good: the run must leave TikTok and the confirmed set exactly as they were.
+    audience_env.sandbox.fault(path="dmp/custom_audience/update/", code=40000,
+                               message="There is an unfinished replace operation on this audience.")
+    audience_env.sandbox.fault(path="dmp/custom_audience/update/", code=40700, message="Internal validation error")
+    assert audience_env.run("buyers", full_resync=True).state == "failed"
+    assert tiktok_members(audience_env) == on_tiktok
+    assert audience_env.store().load_confirmed("buyers").sort_values(["id_type", "id_hash"]).values.tolist() == \
+        confirmed.sort_values(["id_type", "id_hash"]).values.tolist()
+    row = audience_env.audience_row("buyers")
+    assert row["status"] == "Failed" and "40700" in row["status_message"]
+    assert_success(audience_env.run("buyers"))
+    assert tiktok_members(audience_env) == expected_identifiers(range(51, 1401))
