@@ -135,3 +135,15 @@ def _map(audience_env, audience_id: str, action: str, identifiers) -> None:
         timeout=10,
     )
     assert response.json()["code"] == 0, response.json()
+
+
+def test_dry_run_of_a_mode_switch_says_so_and_keeps_the_old_audience(audience_env, contacts):
+    define(audience_env)
+    assert audience_env.run("fans").state == "success"
+    old_id = audience_env.audience_row("fans")["tiktok_audience_id"]
+    define(audience_env, api="partner")
+    assert audience_env.run("fans", dry_run=True).state == "success"
+    row = audience_env.audience_row("fans")
+    assert row["tiktok_audience_id"] == old_id and row["api"] == "customer_file"
+    assert "would get a new TikTok audience" in audience_env.store().run_history("fans")[0]["message"]
+    assert len(live_audiences(audience_env)) == 1

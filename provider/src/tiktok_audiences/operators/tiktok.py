@@ -163,14 +163,13 @@ class TikTokAudienceSyncOperator(BaseOperator):
         recorded_api = row.get("api") or CUSTOMER_FILE
         if run.audience_id and recorded_api != run.api:
             # A customer-file audience cannot take mappings and a Partner audience cannot take files.
+            dry_run = _as_bool(self.dry_run)
             run.notes.append(
-                f"the audience is now sent with the {_API_LABELS[run.api]}; a new TikTok audience was created for "
-                f"it. The {_API_LABELS[recorded_api]} audience {run.audience_id} is left untouched on TikTok "
-                f"(delete it there if it is no longer needed)"
+                f"the audience is now sent with the {_API_LABELS[run.api]}, so it {'would get' if dry_run else 'gets'} "
+                f"a new TikTok audience. The {_API_LABELS[recorded_api]} audience {run.audience_id} is left untouched "
+                f"on TikTok (delete it there if it is no longer needed)"
             )
-            if _as_bool(self.dry_run):
-                run.notes[-1] = run.notes[-1].replace("a new TikTok audience was created", "a new TikTok audience would be created")
-            run.forget_tiktok_audience(persist=not _as_bool(self.dry_run))
+            run.forget_tiktok_audience(persist=not dry_run)
         if run.audience_id:
             try:
                 hook.get_audience(run.audience_id)
@@ -250,7 +249,7 @@ class TikTokAudienceSyncOperator(BaseOperator):
         self._remember_segments(run.store, run.folder)
         return run.result("too_small", AudienceStatus.TOO_SMALL.value)
 
-    def _send(self, run: _Run, hook: TikTokHook, holder: LockHolder) -> _Sender:
+    def _send(self, run: _Run, hook: TikTokHook, holder: LockHolder) -> _Sender | _PartnerSender:
         from tiktok_audiences import membership
         from tiktok_audiences.exceptions import TikTokApiError
         from tiktok_audiences.status import AudienceStatus
@@ -296,7 +295,7 @@ class TikTokAudienceSyncOperator(BaseOperator):
         run.timings["upload"] = time.perf_counter() - started
         return sender
 
-    def _finish_sync(self, run: _Run, hook: TikTokHook, sender: _Sender) -> dict[str, Any]:
+    def _finish_sync(self, run: _Run, hook: TikTokHook, sender: _Sender | _PartnerSender) -> dict[str, Any]:
         """Read the audience back from TikTok and record status, match, size and the run."""
         from tiktok_audiences.status import match_rate, resolve_status
         from tiktok_audiences.store import utcnow
