@@ -165,14 +165,27 @@ def _migration_2(conn: Connection) -> None:
 def _migration_3(conn: Connection) -> None:
     # Databases made by migration 1 before the column existed get it here; newer ones already have
     # it (migration 1 creates the table as defined now). Audiences created before were customer files.
-    columns = {c["name"] for c in sa.inspect(conn).get_columns(audiences.name)}
-    if "api" not in columns:
-        conn.execute(sa.text(f"ALTER TABLE {audiences.name} ADD COLUMN api VARCHAR(16)"))
+    _add_column(conn, audiences.name, "api", "VARCHAR(16)")
     conn.execute(
         audiences.update()
         .where(audiences.c.api.is_(None), audiences.c.tiktok_audience_id.is_not(None))
         .values(api="customer_file")
     )
+
+
+def _add_column(conn: Connection, table: str, column: str, type_sql: str) -> None:
+    """Add a column unless it exists, also when another process adds it at the same moment."""
+    if column in {c["name"] for c in sa.inspect(conn).get_columns(table)}:
+        return
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {type_sql}"))
+        return
+    try:
+        with conn.begin_nested():
+            conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column} {type_sql}"))
+    except sa.exc.DBAPIError:
+        if column not in {c["name"] for c in sa.inspect(conn).get_columns(table)}:
+            raise
 
 
 #: Ordered schema migrations: (version, description, function). Append, never edit a shipped one.
