@@ -143,7 +143,7 @@ def _fault_name(fault: dict) -> str:
 
 # No shrinking: each example runs real DAGs (seconds each); a failure prints its full sequence anyway.
 # TIKTOK_CONVERGENCE_EXAMPLES random sequences per mode (the explicit examples run in both modes too).
-@settings(max_examples=int(os.environ.get("TIKTOK_CONVERGENCE_EXAMPLES", "8")), deadline=None,
+@settings(max_examples=int(os.environ.get("TIKTOK_CONVERGENCE_EXAMPLES", "12")), deadline=None,
           phases=[Phase.explicit, Phase.reuse, Phase.generate],
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(steps=st.lists(st.tuples(CHANGES, DISRUPTIONS), min_size=1, max_size=3))
