@@ -72,9 +72,11 @@ class ContactDatabase:
                 conn.execute(sa.text("INSERT INTO segment_members (segment_id, contact_id) VALUES (:s, :c)"), rows)
 
     def remove_members(self, segment_id: int, ids: Iterable[int]) -> None:
+        rows = [{"s": segment_id, "c": i} for i in ids]
+        if not rows:  # an empty parameter list would be one execution with no values
+            return
         with self.engine.begin() as conn:
-            conn.execute(sa.text("DELETE FROM segment_members WHERE segment_id = :s AND contact_id = :c"),
-                         [{"s": segment_id, "c": i} for i in ids])
+            conn.execute(sa.text("DELETE FROM segment_members WHERE segment_id = :s AND contact_id = :c"), rows)
 
     def execute(self, statement: str, **params) -> None:
         with self.engine.begin() as conn:

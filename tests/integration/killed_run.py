@@ -42,6 +42,7 @@ for _name in ("confirm_added", "confirm_removed", "confirm_replaced"):
     _patch_confirm(_name)
 
 _update, _create, _get = TikTokHook.update_audience, TikTokHook.create_audience, TikTokHook.get_audience
+_map, _create_partner = TikTokHook.map_members, TikTokHook.create_partner_audience
 
 
 def _update_and_mark(self, *args, **kwargs):
@@ -55,6 +56,18 @@ def _create_and_mark(self, *args, **kwargs):
     return audience_id
 
 
+def _map_and_mark(self, *args, **kwargs):
+    size = _map(self, *args, **kwargs)
+    calls["sent"] = True
+    return size
+
+
+def _create_partner_and_mark(self, *args, **kwargs):
+    audience_id = _create_partner(self, *args, **kwargs)
+    calls["sent"] = True
+    return audience_id
+
+
 def _get_or_die(self, *args, **kwargs):
     if mode == "refresh" and calls["sent"]:
         _die()
@@ -64,6 +77,8 @@ def _get_or_die(self, *args, **kwargs):
 TikTokHook.update_audience = _update_and_mark
 TikTokHook.create_audience = _create_and_mark
 TikTokHook.get_audience = _get_or_die
+TikTokHook.map_members = _map_and_mark
+TikTokHook.create_partner_audience = _create_partner_and_mark
 
 bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
 run = bag.dags[f"tiktok_audience__{sys.argv[1]}"].test()

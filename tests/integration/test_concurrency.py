@@ -14,7 +14,7 @@ from tests.integration.contacts import ContactDatabase, expected_identifiers
 pytestmark = pytest.mark.integration
 
 
-def test_three_simultaneous_runs_send_each_change_once(audience_env):
+def test_three_simultaneous_runs_send_each_change_once(audience_env, api):
     db = ContactDatabase(audience_env.contacts)
     db.add_contacts(range(1, 1601))
     db.add_segment(1, "First 1400", criteria="contact_id <= 1400")
@@ -33,8 +33,9 @@ def test_three_simultaneous_runs_send_each_change_once(audience_env):
     outcomes = [(run.wait(timeout=300), run.stderr.read()[-2000:]) for run in runs]
     assert [code for code, _ in outcomes] == [0, 0, 0], outcomes
 
-    updates = [r for r in audience_env.sandbox.control("GET", "requests") if "custom_audience/update" in r["path"]]
-    assert len(updates) == 2  # one APPEND and one REMOVE in total, not one pair per run
+    write = {"customer_file": "custom_audience/update", "partner": "segment/mapping"}[api]
+    updates = [r for r in audience_env.sandbox.control("GET", "requests") if write in r["path"]]
+    assert len(updates) == 2  # one APPEND and one REMOVE (add and delete) in total, not one pair per run
     row = audience_env.audience_row("together")
     assert audience_env.sandbox.members(row["tiktok_audience_id"]) == expected_identifiers(range(101, 1501))
     history = audience_env.store().run_history("together")

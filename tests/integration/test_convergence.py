@@ -4,7 +4,9 @@ Hypothesis draws sequences of contact changes (joining and leaving segments, ide
 growing exclude segment, a deleted segment), each followed by a run that meets a TikTok fault
 (rate limits, 5xx, timeouts, slow answers, answers lost after TikTok applied the change) or a
 worker killed at some step. After the sequence, faults are cleared and one clean run must leave the
-sandbox's member set equal to the expected hashed set: nobody missing, nobody extra.
+sandbox's member set equal to the expected hashed set: nobody missing, nobody extra. The property is
+checked for both ways of sending an audience (customer files and the partner Segment API): faults
+name a step ("upload", "update", "get", "create") that maps onto each mode's endpoint.
 """
 
 from __future__ import annotations
@@ -28,20 +30,26 @@ KILLED_RUN = Path(__file__).with_name("killed_run.py")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 TALLY: Counter[str] = Counter()
 
-ENDPOINTS = ["dmp/custom_audience/file/upload/", "dmp/custom_audience/update/", "dmp/custom_audience/get/",
-             "dmp/custom_audience/create/"]
+#: The TikTok endpoint of each step, per API (partner mode has no upload: its writes are mappings).
+ENDPOINTS = {
+    "customer_file": {"upload": "dmp/custom_audience/file/upload/", "update": "dmp/custom_audience/update/",
+                      "get": "dmp/custom_audience/get/", "create": "dmp/custom_audience/create/"},
+    "partner": {"upload": "segment/mapping/", "update": "segment/mapping/", "get": "dmp/custom_audience/get/",
+                "create": "segment/audience/"},
+}
+STEPS = sorted(ENDPOINTS["customer_file"])
 FAULTS = st.one_of(
-    st.builds(lambda p, c, n: {"path": p, "code": c, "times": n}, st.sampled_from(ENDPOINTS),
+    st.builds(lambda p, c, n: {"path": p, "code": c, "times": n}, st.sampled_from(STEPS),
               st.sampled_from([40100, 40133, 50000]), st.integers(1, 3)),
-    st.builds(lambda p, s: {"path": p, "http_status": s, "times": 1}, st.sampled_from(ENDPOINTS),
+    st.builds(lambda p, s: {"path": p, "http_status": s, "times": 1}, st.sampled_from(STEPS),
               st.sampled_from([500, 502, 503])),
-    st.builds(lambda p: {"path": p, "latency_seconds": 0.6, "times": 1}, st.sampled_from(ENDPOINTS)),
+    st.builds(lambda p: {"path": p, "latency_seconds": 0.6, "times": 1}, st.sampled_from(STEPS)),
     # Longer than the connection's 1 s timeout: the client gives up, TikTok may still apply it.
-    st.builds(lambda p: {"path": p, "latency_seconds": 1.5, "times": 1}, st.sampled_from(ENDPOINTS)),
+    st.builds(lambda p: {"path": p, "latency_seconds": 1.5, "times": 1}, st.sampled_from(STEPS)),
     st.builds(lambda p: {"path": p, "code": 50002, "after_processing": True, "times": 1},
-              st.sampled_from(["dmp/custom_audience/update/", "dmp/custom_audience/create/"])),
+              st.sampled_from(["update", "create"])),
     st.builds(lambda p: {"path": p, "malformed_json": True, "after_processing": True, "times": 1},
-              st.sampled_from(["dmp/custom_audience/update/"])),
+              st.sampled_from(["update"])),
 )
 DISRUPTIONS = st.one_of(
     st.just({"kind": "none"}),
@@ -107,13 +115,15 @@ class Model:
         return expected
 
 
-def run_disrupted(audience_env, disruption: dict) -> None:
+def run_disrupted(audience_env, api: str, disruption: dict) -> None:
     if disruption["kind"] == "fault":
-        audience_env.sandbox.fault(**disruption["fault"])
-        TALLY["fault:" + _fault_name(disruption["fault"])] += 1
+        fault = dict(disruption["fault"])
+        fault["path"] = ENDPOINTS[api][fault["path"]]
+        audience_env.sandbox.fault(**fault)
+        TALLY[f"{api}:fault:{_fault_name(fault)}"] += 1
         audience_env.run("prop")
     elif disruption["kind"] == "kill":
-        TALLY["kill:" + disruption["mode"]] += 1
+        TALLY[f"{api}:kill:" + disruption["mode"]] += 1
         subprocess.run([sys.executable, str(KILLED_RUN), "prop", disruption["mode"]], env=os.environ.copy(),
                        capture_output=True, timeout=300)
     else:
@@ -132,6 +142,7 @@ def _fault_name(fault: dict) -> str:
 
 
 # No shrinking: each example runs real DAGs (seconds each); a failure prints its full sequence anyway.
+# TIKTOK_CONVERGENCE_EXAMPLES random sequences per mode (the explicit examples run in both modes too).
 @settings(max_examples=int(os.environ.get("TIKTOK_CONVERGENCE_EXAMPLES", "12")), deadline=None,
           phases=[Phase.explicit, Phase.reuse, Phase.generate],
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -140,13 +151,13 @@ def _fault_name(fault: dict) -> str:
 @example(steps=[(("join_static", 1401, 60), {"kind": "kill", "mode": "mid_batch"}),
                 (("grow_exclude", 1, 40), {"kind": "kill", "mode": "refresh"}),
                 (("leave_static", 1300, 50), {"kind": "kill", "mode": "commit"})])
-@example(steps=[(("edit_email", 10, 20), {"kind": "fault", "fault": {"path": "dmp/custom_audience/update/",
+@example(steps=[(("edit_email", 10, 20), {"kind": "fault", "fault": {"path": "update",
                                                                       "latency_seconds": 1.5, "times": 1}}),
-                (("join_static", 1420, 30), {"kind": "fault", "fault": {"path": "dmp/custom_audience/file/upload/",
+                (("join_static", 1420, 30), {"kind": "fault", "fault": {"path": "upload",
                                                                          "http_status": 502, "times": 1}}),
-                (("delete_static_segment", 0, 0), {"kind": "fault", "fault": {"path": "dmp/custom_audience/update/",
+                (("delete_static_segment", 0, 0), {"kind": "fault", "fault": {"path": "update",
                                                                                "code": 40100, "times": 3}})])
-def test_one_clean_run_after_any_faults_converges_exactly(audience_env, tmp_path_factory, monkeypatch, steps):
+def test_one_clean_run_after_any_faults_converges_exactly(audience_env, api, tmp_path_factory, monkeypatch, steps):
     meta = tmp_path_factory.mktemp("meta") / "meta.db"
     monkeypatch.setenv("AIRFLOW_CONN_TIKTOK_AUDIENCES_META", json.dumps({"conn_type": "sqlite", "host": str(meta)}))
     audience_env.meta_url = f"sqlite:///{meta}"
@@ -154,7 +165,7 @@ def test_one_clean_run_after_any_faults_converges_exactly(audience_env, tmp_path
     audience_env.sandbox.control("POST", "config", json={"processing_seconds": 0.0, "qps_limit": 1000,
                                                          "replace_cooldown_seconds": 0})
     connection = json.loads(os.environ["AIRFLOW_CONN_TIKTOK_DEFAULT"])
-    connection["extra"].update({"retry_backoff_seconds": 0.05, "max_qps": 0, "timeout": 1.0})
+    connection["extra"].update({"retry_backoff_seconds": 0.05, "max_qps": 0, "timeout": 1.0, "api": api})
     monkeypatch.setenv("AIRFLOW_CONN_TIKTOK_DEFAULT", json.dumps(connection))
     monkeypatch.setenv("TIKTOK_AUDIENCES_BATCH_SIZE", "400")  # several batches per run: mid-batch kills land
     monkeypatch.setenv("TIKTOK_AUDIENCES_MAX_REMOVAL_SHARE", "1")  # the property is convergence, not the guard
@@ -165,13 +176,14 @@ def test_one_clean_run_after_any_faults_converges_exactly(audience_env, tmp_path
     for change, disruption in steps:
         model.apply(change)
         TALLY["change:" + change[0]] += 1
-        run_disrupted(audience_env, disruption)
+        run_disrupted(audience_env, api, disruption)
 
     assert audience_env.run("prop").state == "success"  # the one clean run
     row = audience_env.audience_row("prop")
     assert audience_env.sandbox.members(row["tiktok_audience_id"]) == model.expected()
     audiences = [a for a in audience_env.sandbox.audiences() if not a.get("deleted")]
     assert len(audiences) == 1  # no duplicate audience from a lost create answer
-    TALLY["sequences"] += 1
+    assert audiences[0]["audience_type"] == {"customer_file": "Customer File Audience", "partner": "Partner"}[api]
+    TALLY[f"{api}:sequences"] += 1
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "convergence.json").write_text(json.dumps(dict(sorted(TALLY.items())), indent=2))

@@ -27,7 +27,7 @@ def files_under(*roots: Path):
                 yield path
 
 
-def test_no_raw_identifier_or_token_anywhere_after_success_and_failure(audience_env, tmp_path, capfd):
+def test_no_raw_identifier_or_token_anywhere_after_success_and_failure(audience_env, api, tmp_path, capfd):
     db = ContactDatabase(audience_env.contacts)
     db.add_contacts(range(1, 1301))
     db.add_segment(1, "All", criteria="contact_id > 0")

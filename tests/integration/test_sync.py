@@ -1,7 +1,8 @@
 """The real audience DAGs, run with dag.test() against PostgreSQL contacts and the TikTok sandbox.
 
 Each test asserts what a user cares about: the member set TikTok holds equals the expected hashed
-set, and the status the audiences table shows.
+set, and the status the audiences table shows. Tests taking the ``api`` fixture run twice: with the
+integration sending customer files, and with it using the partner (Audience Segment) API.
 """
 
 from __future__ import annotations
@@ -49,18 +50,21 @@ def assert_success(run) -> None:
     assert run.state == "success", f"DAG run ended {run.state}"
 
 
-def test_first_sync_sends_exactly_include_minus_exclude(audience_env, contacts):
+def test_first_sync_sends_exactly_include_minus_exclude(audience_env, api, contacts):
     define(audience_env)
     assert_success(audience_env.run("buyers"))
     assert tiktok_members(audience_env) == expected_identifiers(range(1, 1401))
     row = audience_env.audience_row("buyers")
+    [audience] = audience_env.sandbox.audiences()
+    assert audience["audience_type"] == {"customer_file": "Customer File Audience", "partner": "Partner"}[api]
+    assert row["api"] == api
     assert row["size"] == 1400
     assert row["status"] == "Active"  # the test sandbox processes instantly
     assert row["last_sync_at"] is not None
     assert 0 < row["match_rate"] <= 1.5
 
 
-def test_contacts_moving_in_and_out_are_mirrored(audience_env, contacts):
+def test_contacts_moving_in_and_out_are_mirrored(audience_env, api, contacts):
     define(audience_env)
     assert_success(audience_env.run("buyers"))
     contacts.remove_members(2, range(1301, 1401))  # leave the static segment
@@ -74,7 +78,7 @@ def test_contacts_moving_in_and_out_are_mirrored(audience_env, contacts):
     assert history[0]["removed"] > 0 and history[0]["added"] > 0
 
 
-def test_identifier_edits_replace_the_old_hash(audience_env, contacts):
+def test_identifier_edits_replace_the_old_hash(audience_env, api, contacts):
     define(audience_env)
     assert_success(audience_env.run("buyers"))
     contacts.execute("UPDATE contacts SET email = 'new-address@example.com' WHERE contact_id = 10")
@@ -87,7 +91,7 @@ def test_identifier_edits_replace_the_old_hash(audience_env, contacts):
     assert tiktok_members(audience_env) == expected
 
 
-def test_growing_exclude_segment_removes_its_members(audience_env, contacts):
+def test_growing_exclude_segment_removes_its_members(audience_env, api, contacts):
     define(audience_env)
     assert_success(audience_env.run("buyers"))
     contacts.execute("UPDATE contacts SET subscription_status = 'unsubscribed' WHERE contact_id BETWEEN 1 AND 200")
@@ -96,7 +100,7 @@ def test_growing_exclude_segment_removes_its_members(audience_env, contacts):
     assert audience_env.audience_row("buyers")["size"] == 1200
 
 
-def test_deleted_static_segment_keeps_its_last_members(audience_env, contacts):
+def test_deleted_static_segment_keeps_its_last_members(audience_env, api, contacts):
     define(audience_env)
     assert_success(audience_env.run("buyers"))
     contacts.execute("DELETE FROM segment_members WHERE segment_id = 2")
@@ -108,7 +112,7 @@ def test_deleted_static_segment_keeps_its_last_members(audience_env, contacts):
     assert "deleted segment(s) 2" in row["status_message"]
 
 
-def test_deleted_criteria_segment_keeps_syncing_its_criteria(audience_env, contacts):
+def test_deleted_criteria_segment_keeps_syncing_its_criteria(audience_env, api, contacts):
     define(audience_env)
     assert_success(audience_env.run("buyers"))
     contacts.execute("UPDATE segments SET deleted_at = CURRENT_TIMESTAMP WHERE segment_id = 1")
@@ -118,7 +122,7 @@ def test_deleted_criteria_segment_keeps_syncing_its_criteria(audience_env, conta
     assert audience_env.audience_row("buyers")["status"] == "Deleted Segment"
 
 
-def test_audience_below_1000_contacts_is_too_small_and_nothing_is_sent(audience_env, contacts):
+def test_audience_below_1000_contacts_is_too_small_and_nothing_is_sent(audience_env, api, contacts):
     define(audience_env, key="small", name="Small", include_segments=[4], exclude_segments=[])
     assert_success(audience_env.run("small"))
     row = audience_env.audience_row("small")
@@ -128,7 +132,7 @@ def test_audience_below_1000_contacts_is_too_small_and_nothing_is_sent(audience_
     assert audience_env.sandbox.audiences() == []
 
 
-def test_shrinking_below_1000_is_stopped_by_the_guard_until_overridden(audience_env, contacts):
+def test_shrinking_below_1000_is_stopped_by_the_guard_until_overridden(audience_env, api, contacts):
     define(audience_env)
     assert_success(audience_env.run("buyers"))
     before = tiktok_members(audience_env)
@@ -143,7 +147,7 @@ def test_shrinking_below_1000_is_stopped_by_the_guard_until_overridden(audience_
     assert audience_env.audience_row("buyers")["status"] == "Too Small"
 
 
-def test_removing_more_than_30_percent_is_stopped_until_overridden(audience_env, contacts):
+def test_removing_more_than_30_percent_is_stopped_until_overridden(audience_env, api, contacts):
     define(audience_env)
     assert_success(audience_env.run("buyers"))
     before = tiktok_members(audience_env)
@@ -160,7 +164,7 @@ def test_removing_more_than_30_percent_is_stopped_until_overridden(audience_env,
     assert tiktok_members(audience_env) == expected_identifiers([*range(1, 701), *range(2001, 2401)])
 
 
-def test_dry_run_reports_the_plan_and_sends_nothing(audience_env, contacts):
+def test_dry_run_reports_the_plan_and_sends_nothing(audience_env, api, contacts):
     define(audience_env)
     run = audience_env.run("buyers", dry_run=True)
     assert_success(run)
@@ -179,17 +183,18 @@ def test_full_resync_replaces_the_whole_audience(audience_env, contacts):
     assert tiktok_members(audience_env) == expected_identifiers(range(1, 1401))
 
 
-def test_rerun_with_no_changes_sends_no_identifiers(audience_env, contacts):
+def test_rerun_with_no_changes_sends_no_identifiers(audience_env, api, contacts):
     define(audience_env)
     assert_success(audience_env.run("buyers"))
     audience_env.sandbox.control("DELETE", "requests")
     assert_success(audience_env.run("buyers"))
-    writes = [r for r in audience_env.sandbox.control("GET", "requests") if "upload" in r["path"] or "update" in r["path"]]
+    writes = [r for r in audience_env.sandbox.control("GET", "requests")
+              if any(w in r["path"] for w in ("upload", "update", "segment/"))]
     assert writes == []
     assert audience_env.store().run_history("buyers")[0]["added"] == 0
 
 
-def test_audience_deleted_on_tiktok_is_recreated(audience_env, contacts):
+def test_audience_deleted_on_tiktok_is_recreated(audience_env, api, contacts):
     define(audience_env)
     assert_success(audience_env.run("buyers"))
     old_id = audience_env.audience_row("buyers")["tiktok_audience_id"]
@@ -216,7 +221,7 @@ def _delete_via_api(audience_env, audience_id):
     assert response.json()["code"] == 0
 
 
-def test_run_killed_between_upload_and_commit_converges_on_the_next_run(audience_env, contacts):
+def test_run_killed_between_upload_and_commit_converges_on_the_next_run(audience_env, api, contacts):
     define(audience_env)
     assert_success(audience_env.run("buyers"))
     contacts.execute("UPDATE contacts SET subscription_status = 'unsubscribed' WHERE contact_id <= 100")
@@ -233,7 +238,7 @@ def test_run_killed_between_upload_and_commit_converges_on_the_next_run(audience
     assert audience_env.audience_row("buyers")["status"] == "Active"
 
 
-def test_access_token_and_raw_identifiers_never_reach_the_logs(audience_env, contacts, capfd):
+def test_access_token_and_raw_identifiers_never_reach_the_logs(audience_env, api, contacts, capfd):
     from tests.integration.contacts import email, phone
     from tiktok_sandbox.config import SandboxConfig
 
@@ -276,7 +281,7 @@ def test_criteria_with_a_write_fails_with_a_clear_message_and_sends_nothing(audi
         assert conn.execute(sa.text("SELECT count(*) FROM contacts")).scalar() == 1500
 
 
-def test_revoked_token_marks_the_audience_failed_with_reauthenticate_hint(audience_env, contacts):
+def test_revoked_token_marks_the_audience_failed_with_reauthenticate_hint(audience_env, api, contacts):
     from tiktok_sandbox.config import SandboxConfig
 
     define(audience_env)
@@ -308,7 +313,7 @@ def resync_integration(audience_env, token: str, scope=(3, 30, 31, 32)) -> None:
     os.environ["AIRFLOW_CONN_TIKTOK_DEFAULT"] = json.dumps(connection)
 
 
-def test_expired_token_fails_without_retry_and_touches_no_state(audience_env, contacts):
+def test_expired_token_fails_without_retry_and_touches_no_state(audience_env, api, contacts):
     define(audience_env)
     assert_success(audience_env.run("buyers"))
     contacts.execute("UPDATE contacts SET subscription_status = 'unsubscribed' WHERE contact_id <= 10")
@@ -368,7 +373,7 @@ def test_criteria_syntax_error_names_the_segment_and_the_database_message(audien
     assert "syntax error" in message and "Fix:" in message
 
 
-def test_invalid_identifiers_are_dropped_and_counted_by_reason(audience_env, contacts):
+def test_invalid_identifiers_are_dropped_and_counted_by_reason(audience_env, api, contacts):
     import json
 
     contacts.execute("UPDATE contacts SET email = 'not-an-email' WHERE contact_id = 1")
@@ -396,3 +401,23 @@ def test_refused_replace_falls_back_to_append_and_remove(audience_env, contacts)
     row = audience_env.audience_row("buyers")
     assert "refused the full resync's REPLACE (40002" in row["status_message"]
     assert row["status"] == "Active"
+
+
+def test_refused_replace_changes_nothing_on_tiktok_or_here_until_the_fallback_is_accepted(audience_env, contacts):
+    define(audience_env)
+    assert_success(audience_env.run("buyers"))
+    on_tiktok, confirmed = tiktok_members(audience_env), audience_env.store().load_confirmed("buyers")
+    contacts.execute("UPDATE contacts SET subscription_status = 'unsubscribed' WHERE contact_id <= 50")
+    # TikTok refuses the REPLACE (TikTok documents the message, not the code), then the fallback's
+    # APPEND fails for good: the run must leave TikTok and the confirmed set exactly as they were.
+    audience_env.sandbox.fault(path="dmp/custom_audience/update/", code=40000,
+                               message="There is an unfinished replace operation on this audience.")
+    audience_env.sandbox.fault(path="dmp/custom_audience/update/", code=40700, message="Internal validation error")
+    assert audience_env.run("buyers", full_resync=True).state == "failed"
+    assert tiktok_members(audience_env) == on_tiktok
+    assert audience_env.store().load_confirmed("buyers").sort_values(["id_type", "id_hash"]).values.tolist() == \
+        confirmed.sort_values(["id_type", "id_hash"]).values.tolist()
+    row = audience_env.audience_row("buyers")
+    assert row["status"] == "Failed" and "40700" in row["status_message"]
+    assert_success(audience_env.run("buyers"))
+    assert tiktok_members(audience_env) == expected_identifiers(range(51, 1401))

@@ -791,6 +791,30 @@ def test_segment_mapping_rejects_duplicate_id_schema(api: Api) -> None:
     assert "id_schema" in body["message"]
 
 
+def test_segment_endpoints_answer_40118_when_partner_access_is_not_enabled(api: Api, control: Control) -> None:
+    control.configure(partner_api_enabled=False)
+
+    create = api.post("segment/audience/", {"advertiser_id": ADVERTISER, "custom_audience_name": "p"}).json()
+    mapping = api.post(
+        "segment/mapping/",
+        {"advertiser_ids": [ADVERTISER], "id_schema": ["EMAIL_SHA256"], "batch_data": [[{}]]},
+    ).json()
+
+    assert (create["code"], mapping["code"]) == (40118, 40118)
+    assert "allowlist" in create["message"] and create["data"] == {}
+    assert control.audiences() == []
+
+
+def test_partner_audiences_are_listed_with_their_type(api: Api) -> None:
+    audience_id = api.post(
+        "segment/audience/", {"advertiser_id": ADVERTISER, "custom_audience_name": "partner"}
+    ).json()["data"]["audience_id"]
+
+    listed = api.get("dmp/custom_audience/list/", {"advertiser_id": ADVERTISER, "page_size": 100}).json()
+
+    assert [(a["audience_id"], a["audience_type"]) for a in listed["data"]["list"]] == [(audience_id, "Partner")]
+
+
 # --------------------------------------------------------------------------- control API
 
 

@@ -17,8 +17,7 @@ def test_migration_5_adds_error_kind_to_a_database_from_before_it(tmp_path):
         old.create_all(conn)
         schema_migrations.create(conn)
         conn.execute(schema_migrations.insert(), [
-            {"version": 1, "description": "old", "applied_at": utcnow()},
-            {"version": 2, "description": "old", "applied_at": utcnow()},
+            {"version": version, "description": "old", "applied_at": utcnow()} for version in (1, 2, 3, 4)
         ])
     store = AudienceStore(engine)
     store.migrate()

@@ -104,3 +104,17 @@ def test_accepted_schedules(tmp_path, schedule):
     path = write(tmp_path, "s.yaml", yaml.safe_dump({"name": "S", "include_segments": [1], "schedule": schedule}))
     definition, problems = parse_audience_file(path)
     assert problems == [] and definition.schedule == schedule
+
+
+def test_api_field_is_optional_and_passed_to_the_operator(tmp_path):
+    definition, problems = parse_audience_file(write(tmp_path, "a.yaml", "name: A\ninclude_segments: [1]\n"))
+    assert problems == [] and definition.api is None and definition.as_dict()["api"] is None
+    definition, problems = parse_audience_file(
+        write(tmp_path, "b.yaml", "name: B\ninclude_segments: [1]\napi: partner\n")
+    )
+    assert problems == [] and definition.as_dict()["api"] == "partner"
+
+
+def test_unknown_api_names_the_field_and_the_choices(tmp_path):
+    [problem] = problems_of(tmp_path, "name: A\ninclude_segments: [1]\napi: segment\n")
+    assert "'api'" in problem and "customer_file" in problem and "partner" in problem and "Fix:" in problem

@@ -174,3 +174,44 @@ def test_create_lookalike_is_not_retried_blindly(connection, sandbox):
     calls = [r for r in sandbox.control("GET", "requests") if "lookalike/create" in r["path"]]
     assert len(calls) == 1
     assert [a["name"] for a in sandbox.audiences()].count("Hook lookalike") == 1  # it did happen, once
+def test_partner_audience_create_and_mapping_round_trip(connection, sandbox):
+    hook = connection()
+    audience_id = hook.create_partner_audience("Partner hook test")
+    batch = [[{"id": h, "audience_ids": [audience_id]}] for h in HASHES[:3]]
+    assert hook.map_members(action="add", id_schema=["EMAIL_SHA256"], batch_data=batch) > 0
+    hook.map_members(action="delete", id_schema=["EMAIL_SHA256"], batch_data=batch[:1])
+    assert sandbox.members(audience_id) == {("email", h) for h in HASHES[1:3]}
+    assert hook.get_audience(audience_id)["audience_type"] == "Partner"
+
+
+def test_app_without_partner_access_fails_fast_with_the_allowlist_message(connection, sandbox):
+    from tiktok_audiences.exceptions import TikTokPartnerAccessError
+
+    sandbox.control("POST", "config", json={"partner_api_enabled": False})
+    hook = connection()
+    with pytest.raises(TikTokPartnerAccessError) as info:
+        hook.create_partner_audience("No access")
+    message = str(info.value)
+    assert info.value.code == 40118 and "not enabled for this TikTok app" in message
+    assert "allowlist" in message and "api: customer_file" in message
+    hook.max_attempts = 6
+    with pytest.raises(TikTokPartnerAccessError):
+        hook.map_members(action="add", id_schema=["EMAIL_SHA256"], batch_data=[[{}]])
+    assert len([r for r in sandbox.control("GET", "requests") if "segment" in r["path"]]) == 2  # no retries
+
+
+def test_permission_error_on_the_segment_api_mentions_partner_access(connection, sandbox):
+    from tiktok_audiences.exceptions import TikTokPartnerAccessError
+
+    sandbox.control("POST", "tokens", json={"token": "read-only", "scope": [3, 30]})
+    hook = connection(password="read-only")
+    with pytest.raises(TikTokPartnerAccessError, match="not enabled for this TikTok app.*scope 31"):
+        hook.create_partner_audience("No scope")
+
+
+def test_integration_api_extra_is_read_and_checked(connection):
+    hook = connection(extra={"advertiser_id": CONFIG.advertiser_ids[0], "api": "partner"})
+    assert hook.integration.api == "partner"
+    assert connection().integration.api is None
+    with pytest.raises(TikTokIntegrationError, match="extra api='files' is not one of customer_file, partner"):
+        connection(extra={"advertiser_id": CONFIG.advertiser_ids[0], "api": "files"}).integration

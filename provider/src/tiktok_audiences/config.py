@@ -26,6 +26,8 @@ MAX_NAME_LENGTH = 128  # TikTok's limit for custom_audience_name
 DAG_ID_PREFIX = "tiktok_audience__"
 # Kept here (not imported from identifiers) so that DAG parsing never imports pandas.
 ID_TYPES: tuple[str, ...] = ("email", "phone", "maid")
+#: Ways to send an audience (see tiktok_audiences.partner, kept here so parsing stays light).
+AUDIENCE_APIS: tuple[str, ...] = ("customer_file", "partner")
 
 SCHEDULE_PRESETS = frozenset(
     {"@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly", "@annually"}
@@ -41,6 +43,7 @@ KNOWN_FIELDS = (
     "pool",
     "alerts",
     "lookalike",
+    "api",
 )
 _KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
 _CONN_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
@@ -83,6 +86,7 @@ class AudienceDefinition:
     :param identifiers: which identifiers to send: any of ``email``, ``phone``, ``maid``
     :param schedule: cron expression or preset
     :param alerts: the ``alerts:`` block, validated and normalized by :func:`tiktok_audiences.alerts.parse_alerts`
+    :param api: ``customer_file`` or ``partner``; None = the integration's choice (default customer_file)
     """
 
     key: str
@@ -97,6 +101,7 @@ class AudienceDefinition:
     pool: str | None = None
     alerts: Mapping[str, Any] = field(default_factory=dict, compare=False)
     lookalike: LookalikeDefinition | None = None
+    api: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -122,6 +127,7 @@ class AudienceDefinition:
             "pool": self.pool,
             "alerts": dict(self.alerts),
             "lookalike": self.lookalike.as_dict() if self.lookalike else None,
+            "api": self.api,
         }
 
 
@@ -279,6 +285,15 @@ def parse_audience(key: str, where: str, document: Any) -> tuple[AudienceDefinit
     elif "lookalike" in document and document["lookalike"] is None:
         problem("lookalike", "is empty", "remove the line, or give at least 'location_ids: [...]'")
 
+    api = document.get("api")
+    if api is not None and api not in AUDIENCE_APIS:
+        problem(
+            "api",
+            f"is {api!r}; it must be one of {', '.join(AUDIENCE_APIS)}",
+            "write 'api: customer_file' (uploaded files, works for every TikTok app) or 'api: partner' (TikTok's "
+            "Audience Segment API), or remove the field to use the integration's setting",
+        )
+
     if problems:
         return None, problems
     return (
@@ -295,6 +310,7 @@ def parse_audience(key: str, where: str, document: Any) -> tuple[AudienceDefinit
             pool=pool,
             alerts=alerts,
             lookalike=lookalike,
+            api=api,
             raw=dict(document),
         ),
         [],

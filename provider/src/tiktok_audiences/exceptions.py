@@ -13,6 +13,10 @@ RETRYABLE_CODES = frozenset({40016, 40100, 40133, 40201, 40202, 50000, 50002, 51
 #: Auth codes: fail fast; the integration needs re-authentication.
 AUTH_CODES = frozenset({40001, 40102, 40103, 40104, 40105, 40106, 40107})
 NOT_FOUND_CODES = frozenset({40007})
+#: The app (or advertiser) is not allowlisted for the feature: on /segment/* that is partner access.
+NOT_ALLOWLISTED_CODES = frozenset({40118})
+#: Endpoints of TikTok's Audience Segment ("partner") API.
+PARTNER_ENDPOINT_MARK = "/segment/"
 
 _AUTH_HINTS = {
     40001: "the token lacks a permission this call needs (scope 31 'Create & update custom audiences' "
@@ -77,8 +81,36 @@ class TikTokAudienceNotFound(TikTokApiError):
     """The audience no longer exists on TikTok (deleted on TikTok's side)."""
 
 
+class TikTokPartnerAccessError(TikTokApiError):
+    """The TikTok app may not use the Audience Segment (partner) API; retrying cannot help."""
+
+
+def partner_access_hint(conn_id: str) -> str:
+    return (
+        "Partner audience access (TikTok's Audience Segment API, /segment/audience/ and /segment/mapping/) is not "
+        "enabled for this TikTok app: ask your TikTok representative to allowlist the app for it, or send this "
+        f"audience as a customer file instead (api: customer_file in the audience file, or \"api\": "
+        f"\"customer_file\" in the extra of integration '{conn_id}')"
+    )
+
+
 def error_for_code(*, code: int, message: str, request_id: str, endpoint: str, conn_id: str) -> TikTokApiError:
     """The typed error for a TikTok envelope code."""
+    partner = PARTNER_ENDPOINT_MARK in f"/{endpoint.strip('/')}/"
+    if partner and code in NOT_ALLOWLISTED_CODES:
+        return TikTokPartnerAccessError(
+            code=code, message=message, request_id=request_id, endpoint=endpoint, hint=partner_access_hint(conn_id)
+        )
+    if partner and code == 40001:
+        # On /segment/* a permission error is either a missing scope or an app without partner access.
+        hint = (
+            f"{partner_access_hint(conn_id)}. If the app does have partner access, the token lacks scope 31 "
+            f"'Create & update custom audiences': re-authenticate the integration '{conn_id}' (Resync integration)"
+        )
+        return TikTokPartnerAccessError(code=code, message=message, request_id=request_id, endpoint=endpoint, hint=hint)
+    if code in NOT_ALLOWLISTED_CODES:
+        hint = "the TikTok app or ad account is not allowlisted for this feature: ask your TikTok representative"
+        return TikTokApiError(code=code, message=message, request_id=request_id, endpoint=endpoint, hint=hint)
     if code in AUTH_CODES:
         hint = (
             f"{_AUTH_HINTS.get(code, 'authorization failed')}: re-authenticate the integration "

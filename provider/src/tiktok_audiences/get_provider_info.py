@@ -56,6 +56,13 @@ def get_provider_info() -> dict[str, Any]:
                         "description": "ID of the TikTok developer app the access token was issued to.",
                         "schema": {"type": ["string", "null"], "pattern": "^[0-9]*$"},
                     },
+                    "api": {
+                        "label": "Audience API",
+                        "description": "How audiences are sent unless their file says otherwise: customer_file "
+                        "(default; works for every app) or partner (TikTok's Audience Segment API; TikTok may have "
+                        "to allowlist the app).",
+                        "schema": {"type": ["string", "null"], "pattern": "^(customer_file|partner)?$"},
+                    },
                 },
             }
         ],

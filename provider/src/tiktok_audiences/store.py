@@ -51,6 +51,8 @@ audiences = sa.Table(
     sa.Column("advertiser_id", sa.String(64)),
     sa.Column("tiktok_audience_id", sa.String(64)),
     sa.Column("calculate_type", sa.String(32)),
+    # customer_file | partner: how tiktok_audience_id was created (migration 3; NULL = customer_file)
+    sa.Column("api", sa.String(16)),
     sa.Column("create_started_at", sa.DateTime),  # set just before a create, cleared once its id is stored
     sa.Column("status", sa.String(32), nullable=False),
     sa.Column("status_message", sa.Text),
@@ -197,6 +199,32 @@ def _migration_2(conn: Connection) -> None:
     oauth_states.create(conn, checkfirst=True)
 
 
+def _migration_3(conn: Connection) -> None:
+    # Databases made by migration 1 before the column existed get it here; newer ones already have
+    # it (migration 1 creates the table as defined now). Audiences created before were customer files.
+    _add_column(conn, audiences.name, "api", "VARCHAR(16)")
+    conn.execute(
+        audiences.update()
+        .where(audiences.c.api.is_(None), audiences.c.tiktok_audience_id.is_not(None))
+        .values(api="customer_file")
+    )
+
+
+def _add_column(conn: Connection, table: str, column: str, type_sql: str) -> None:
+    """Add a column unless it exists, also when another process adds it at the same moment."""
+    if column in {c["name"] for c in sa.inspect(conn).get_columns(table)}:
+        return
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {type_sql}"))
+        return
+    try:
+        with conn.begin_nested():
+            conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column} {type_sql}"))
+    except sa.exc.DBAPIError:
+        if column not in {c["name"] for c in sa.inspect(conn).get_columns(table)}:
+            raise
+
+
 def _migration_4(conn: Connection) -> None:
     lookalikes.create(conn, checkfirst=True)
 
@@ -204,14 +232,14 @@ def _migration_4(conn: Connection) -> None:
 def _migration_5(conn: Connection) -> None:
     alerts_sent.create(conn, checkfirst=True)
     # Databases created before this migration lack the column; newer ones got it from migration 1.
-    if "error_kind" not in {c["name"] for c in sa.inspect(conn).get_columns(sync_runs.name)}:
-        conn.execute(sa.text(f"ALTER TABLE {sync_runs.name} ADD COLUMN error_kind VARCHAR(32)"))
+    _add_column(conn, sync_runs.name, "error_kind", "VARCHAR(32)")
 
 
 #: Ordered schema migrations: (version, description, function). Append, never edit a shipped one.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "audiences, runs, confirmed members, segment snapshots, locks", _migration_1),
     (2, "pending OAuth set-ups of integrations", _migration_2),
+    (3, "audiences remember the API they were sent with (customer_file | partner)", _migration_3),
     (4, "lookalike audiences", _migration_4),
     (5, "alerts sent, and the error kind of failed runs", _migration_5),
 ]

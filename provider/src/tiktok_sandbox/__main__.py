@@ -56,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ID",
         help="advertiser id the demo token may use; repeat for several (default: two sandbox advertisers)",
     )
+    parser.add_argument(
+        "--no-partner-api",
+        dest="partner_api_enabled",
+        action="store_false",
+        help="play an app without partner (Audience Segment API) access: /segment/* answers 40118",
+    )
     parser.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
     return parser
 
@@ -67,6 +73,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         match_rate=args.match_rate,
         qps_limit=args.qps,
         replace_cooldown_seconds=args.replace_cooldown_seconds,
+        partner_api_enabled=getattr(args, "partner_api_enabled", True),
     )
     if args.advertiser_ids:
         config.advertiser_ids = list(dict.fromkeys(args.advertiser_ids))

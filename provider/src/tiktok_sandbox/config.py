@@ -36,6 +36,7 @@ RUNTIME_TUNABLE_FIELDS: frozenset[str] = frozenset(
         "file_ttl_seconds",
         "auth_code_ttl_seconds",
         "max_mapping_users",
+        "partner_api_enabled",
     }
 )
 
@@ -81,6 +82,9 @@ class SandboxConfig:
     max_file_bytes: int = 1024 * 1024 * 1024
     #: Most users in one /segment/mapping/ request (Braze's reading of TikTok's limit).
     max_mapping_users: int = 10_000
+    #: Whether the app may use the Audience Segment ("partner") API; False plays an app TikTok has
+    #: not allowlisted for it: /segment/audience/ and /segment/mapping/ answer 40118 (fact sheet §2, §11.3).
+    partner_api_enabled: bool = True
     #: How many request-log entries to keep; the oldest are dropped first.
     request_log_limit: int = 10_000
 

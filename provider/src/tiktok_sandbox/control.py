@@ -54,6 +54,7 @@ class ConfigPatch(BaseModel):
     file_ttl_seconds: float | None = Field(default=None, ge=0)
     auth_code_ttl_seconds: float | None = Field(default=None, ge=0)
     max_mapping_users: int | None = Field(default=None, ge=1)
+    partner_api_enabled: bool | None = None
 
 
 def build_control_router(state: SandboxState) -> APIRouter:

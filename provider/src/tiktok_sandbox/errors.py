@@ -24,6 +24,8 @@ class Code(IntEnum):
     ACCESS_TOKEN_MISSING = 40104
     ACCESS_TOKEN_INVALID = 40105
     AUTH_CODE_INVALID = 40110
+    #: App or advertiser not allowlisted for a feature (here: the Audience Segment / partner API).
+    NOT_ALLOWLISTED = 40118
     FILE_SIGNATURE_MISMATCH = 40900
     FILE_EMPTY = 40906
     FILE_TOO_LARGE = 40907
@@ -49,6 +51,7 @@ DEFAULT_MESSAGES: dict[int, str] = {
     Code.ACCESS_TOKEN_MISSING: "Access token is null, you should set it in http header with key Access-Token",
     Code.ACCESS_TOKEN_INVALID: "Access token is incorrect or has been revoked.",
     Code.AUTH_CODE_INVALID: "auth_code is invalid, used or expired.",
+    Code.NOT_ALLOWLISTED: "The app is not in the allowlist of this feature. Please contact your TikTok representative.",
     Code.SYSTEM_ERROR: "System error, please try again later.",
     Code.MAINTENANCE: "The system is under maintenance, please try again later.",
 }

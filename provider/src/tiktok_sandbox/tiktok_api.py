@@ -490,8 +490,19 @@ def lookalike_update(ctx: CallContext) -> dict[str, Any]:
 # ===================================================================== Segment (Partner) API handlers
 
 
+def require_partner_access(ctx: CallContext) -> None:
+    """Raise 40118 when the app is not allowlisted for the Audience Segment API (``partner_api_enabled``)."""
+    if not ctx.state.config.partner_api_enabled:
+        raise ApiError(
+            Code.NOT_ALLOWLISTED,
+            f"App [{ctx.state.config.app_id}] is not in the allowlist of the Audience Segment API. "
+            "Please contact your TikTok representative.",
+        )
+
+
 def segment_audience(ctx: CallContext) -> dict[str, Any]:
     """POST segment/audience/: create or delete a Partner audience."""
+    require_partner_access(ctx)
     body = ctx.body
     advertiser_id = advertiser_param(ctx, body, SCOPE_WRITE_AUDIENCES)
     action = require_enum(body, "action", ("create", "delete"), default="create")
@@ -550,6 +561,7 @@ def _mapping_item(name: str, id_type: str, item: Any) -> list[MappingChange]:
 
 def segment_mapping(ctx: CallContext) -> dict[str, Any]:
     """POST segment/mapping/: add or delete hashed ids in Partner audiences."""
+    require_partner_access(ctx)
     body = ctx.body
     advertiser_ids = require_id_list(body, "advertiser_ids", min_items=1, max_items=None)
     for advertiser_id in advertiser_ids:

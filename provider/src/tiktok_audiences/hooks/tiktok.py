@@ -1,4 +1,4 @@
-"""Hook for TikTok's Marketing API (custom audiences, customer-file flavour, and OAuth).
+"""Hook for TikTok's Marketing API (custom audiences: customer files and partner segments; OAuth).
 
 .. seealso::
     https://business-api.tiktok.com/portal/docs (Audience Management, Authentication)
@@ -30,6 +30,7 @@ from tiktok_audiences.exceptions import (
     TikTokRetryableError,
     error_for_code,
 )
+from tiktok_audiences.partner import APIS, DEFAULT_API
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,8 @@ class TikTokIntegration:
     app_id: str | None
     base_url: str
     max_qps: float = DEFAULT_MAX_QPS
+    #: ``customer_file`` or ``partner`` from the extra ``api``; None when the extra does not say
+    api: str | None = None
 
 
 class TikTokHook(HttpHook):
@@ -138,12 +141,20 @@ class TikTokHook(HttpHook):
                 f"TikTok integration '{self.tiktok_conn_id}': extra max_qps={extra.get('max_qps')!r} is not a "
                 f"number. Set it to the requests per second one sync may send, e.g. 5."
             ) from None
+        api = _extra_value(extra, "api")
+        if api is not None and api.strip().lower() not in APIS:
+            raise TikTokIntegrationError(
+                f"TikTok integration '{self.tiktok_conn_id}': extra api={api!r} is not one of {', '.join(APIS)}. "
+                f"Set it to customer_file (files, works for every app) or partner (TikTok's Audience Segment API), "
+                f"or remove it to use {DEFAULT_API}."
+            )
         return TikTokIntegration(
             conn_id=self.tiktok_conn_id,
             advertiser_id=str(advertiser_id),
             app_id=_extra_value(extra, "app_id"),
             base_url=self.base_url,
             max_qps=max_qps,
+            api=api.strip().lower() if api else None,
         )
 
     def _pace(self) -> None:
@@ -424,6 +435,46 @@ class TikTokHook(HttpHook):
             "dmp/custom_audience/lookalike/update",
             json_body={"advertiser_id": self.advertiser_id, "custom_audience_ids": [str(i) for i in audience_ids]},
         )
+
+    # -- partner audiences (Audience Segment API) ---------------------------------------------
+
+    def create_partner_audience(self, name: str) -> str:
+        """Create an empty Partner audience with ``/segment/audience/``; returns its ``audience_id``.
+
+        Not retried on ambiguous failures, like :meth:`create_audience`: TikTok allows duplicate
+        names, so a replayed create would make a second audience. The operator reconciles by name.
+        """
+        data = self.call(
+            "POST",
+            "segment/audience",
+            json_body={"advertiser_id": self.advertiser_id, "action": "create", "custom_audience_name": name},
+            retry=False,
+        )
+        return str(data["audience_id"])
+
+    def delete_partner_audience(self, audience_id: str) -> None:
+        self.call(
+            "POST",
+            "segment/audience",
+            json_body={"advertiser_id": self.advertiser_id, "action": "delete", "delete_audience_id": str(audience_id)},
+        )
+
+    def map_members(self, *, action: str, id_schema: Sequence[str], batch_data: list[list[dict[str, Any]]]) -> int:
+        """Add or delete users in Partner audiences with ``/segment/mapping/``; returns the body's size.
+
+        Both actions are idempotent (adding a member twice or deleting an absent one changes
+        nothing), so the request is retried like any other.
+        """
+        if action not in ("add", "delete"):
+            raise ValueError(f"unknown mapping action {action!r}")
+        body = {
+            "advertiser_ids": [self.advertiser_id],
+            "action": action,
+            "id_schema": list(id_schema),
+            "batch_data": batch_data,
+        }
+        self.call("POST", "segment/mapping", json_body=body)
+        return len(json.dumps(body, separators=(",", ":")))
 
     # -- OAuth --------------------------------------------------------------------------------
 

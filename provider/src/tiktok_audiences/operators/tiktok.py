@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+from tiktok_audiences.partner import CUSTOMER_FILE, PARTNER
 from tiktok_audiences.status import MIN_AUDIENCE_SIZE
 from tiktok_audiences.store import META_CONN_ID
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 #: TikTok recommends fewer than 50 file paths per create/update and accepts at most 500.
 MAX_FILE_PATHS = 50
+_API_LABELS = {CUSTOMER_FILE: "customer-file API", PARTNER: "partner (Audience Segment) API"}
 
 
 class TikTokAudienceSyncOperator(BaseOperator):
@@ -30,9 +32,13 @@ class TikTokAudienceSyncOperator(BaseOperator):
     Diff the audience against the identifiers confirmed on TikTok and send only the changes.
 
     Runs under a per-audience lock in the metadata database, so two runs of one audience (scheduled,
-    manual or backfill) never interleave. Additions are APPENDed before removals are REMOVEd so the
-    audience never dips below TikTok's minimum on the way; every batch is recorded as confirmed only
-    after TikTok accepted it. Returns a small summary (counts, status), never identifiers.
+    manual or backfill) never interleave. Additions are sent before removals so the audience never
+    dips below TikTok's minimum on the way; every batch is recorded as confirmed only after TikTok
+    accepted it. Returns a small summary (counts, status), never identifiers.
+
+    The audience is sent with the API its definition names (``api``), else the integration's extra
+    ``api``, else ``customer_file``: customer files (upload, create, APPEND / REMOVE / REPLACE) or
+    ``partner`` (``/segment/audience/`` + ``/segment/mapping/`` add / delete).
 
     :param audience: the audience definition (``AudienceDefinition.as_dict()``)
     :param extract_summary: what the extract task returned (templated; an XCom pull)
@@ -41,7 +47,8 @@ class TikTokAudienceSyncOperator(BaseOperator):
     :param allow_large_removal: let the run remove more than the configured share of the audience
         or drain it below TikTok's minimum (templated); see :mod:`tiktok_audiences.guards`
     :param meta_conn_id: connection of the metadata database
-    :param batch_size: identifiers per uploaded customer file
+    :param batch_size: identifiers per uploaded customer file; in partner mode users per
+        ``/segment/mapping/`` request, at most 10,000
     :param lock_timeout: how long to wait for another run of the same audience to finish
     :param lock_lease: how long a lock stays valid without being renewed
     """
@@ -113,8 +120,9 @@ class TikTokAudienceSyncOperator(BaseOperator):
     # -- the sync -----------------------------------------------------------------------------
 
     def _sync(self, context: Context, store: AudienceStore, holder: LockHolder) -> dict[str, Any]:
-        from tiktok_audiences.exceptions import TikTokAuthError, TikTokIntegrationError
+        from tiktok_audiences.exceptions import TikTokAuthError, TikTokIntegrationError, TikTokPartnerAccessError
         from tiktok_audiences.hooks.tiktok import TikTokHook
+        from tiktok_audiences.partner import resolve_api
 
         summary_in = self.extract_summary or {}
         if not isinstance(summary_in, dict) or "run_folder" not in summary_in:
@@ -125,6 +133,7 @@ class TikTokAudienceSyncOperator(BaseOperator):
             hook.integration  # noqa: B018 - a missing or incomplete integration fails here, clearly
         except TikTokIntegrationError as err:
             raise AirflowFailException(str(err)) from None
+        run.api = resolve_api(self.audience.get("api"), hook.integration.api)
         try:
             self._locate_tiktok_audience(run, hook)
             self._plan(run)
@@ -135,8 +144,9 @@ class TikTokAudienceSyncOperator(BaseOperator):
                 return self._finish_too_small(run)
             sender = self._send(run, hook, holder)
             return self._finish_sync(run, hook, sender)
-        except TikTokAuthError as err:
-            # Retrying cannot help: the integration must be re-authenticated first.
+        except (TikTokAuthError, TikTokPartnerAccessError) as err:
+            # Retrying cannot help: the integration must be re-authenticated (or TikTok must enable
+            # partner access for the app) first.
             raise AirflowFailException(str(err)) from None
 
     def _locate_tiktok_audience(self, run: _Run, hook: TikTokHook) -> None:
@@ -150,6 +160,16 @@ class TikTokAudienceSyncOperator(BaseOperator):
                 f"(the one on advertiser {row['advertiser_id']} is left untouched)"
             )
             run.forget_tiktok_audience()
+        recorded_api = row.get("api") or CUSTOMER_FILE
+        if run.audience_id and recorded_api != run.api:
+            # A customer-file audience cannot take mappings and a Partner audience cannot take files.
+            dry_run = _as_bool(self.dry_run)
+            run.notes.append(
+                f"the audience is now sent with the {_API_LABELS[run.api]}, so it {'would get' if dry_run else 'gets'} "
+                f"a new TikTok audience. The {_API_LABELS[recorded_api]} audience {run.audience_id} is left untouched "
+                f"on TikTok (delete it there if it is no longer needed)"
+            )
+            run.forget_tiktok_audience(persist=not dry_run)
         if run.audience_id:
             try:
                 hook.get_audience(run.audience_id)
@@ -159,7 +179,7 @@ class TikTokAudienceSyncOperator(BaseOperator):
                 )
                 run.forget_tiktok_audience()
         if not run.audience_id and row.get("create_started_at"):
-            run.audience_id = self._adopt_interrupted_create(hook, run.store, row)
+            run.audience_id = self._adopt_interrupted_create(hook, run.store, row, run.api)
             if run.audience_id:
                 run.notes.append(f"adopted TikTok audience {run.audience_id} created by an interrupted run")
 
@@ -170,6 +190,11 @@ class TikTokAudienceSyncOperator(BaseOperator):
         if _as_bool(self.full_resync) or not run.audience_id:
             run.mode = "replace" if run.audience_id else "create"
             run.additions, run.removals = run.desired, membership.empty_identifiers()
+            if run.mode == "replace" and run.api == PARTNER:
+                # The Segment API has no REPLACE: every member is added again (idempotent) and every
+                # confirmed identifier no longer in the audience is deleted.
+                run.mode = "resync"
+                run.removals = membership.diff_members(run.desired, run.confirmed).removals
         else:
             run.mode = "incremental"
             changes = membership.diff_members(run.desired, run.confirmed)
@@ -224,13 +249,22 @@ class TikTokAudienceSyncOperator(BaseOperator):
         self._remember_segments(run.store, run.folder)
         return run.result("too_small", AudienceStatus.TOO_SMALL.value)
 
-    def _send(self, run: _Run, hook: TikTokHook, holder: LockHolder) -> _Sender:
+    def _send(self, run: _Run, hook: TikTokHook, holder: LockHolder) -> _Sender | _PartnerSender:
         from tiktok_audiences import membership
         from tiktok_audiences.exceptions import TikTokApiError
         from tiktok_audiences.status import AudienceStatus
 
         run.store.update_audience(run.key, status=AudienceStatus.SYNCING.value, status_message=None)
         started = time.perf_counter()
+        if run.api == PARTNER:
+            partner_sender = _PartnerSender(self, hook, run.store, holder)
+            if run.mode == "create":
+                run.audience_id = partner_sender.create(self.audience["name"], run.additions)
+            else:
+                partner_sender.apply(run.audience_id, run.additions, run.removals,
+                                     already_confirmed=run.confirmed if run.mode == "resync" else None)
+            run.timings["upload"] = time.perf_counter() - started
+            return partner_sender
         sender = _Sender(self, hook, run.store, holder, calculate_type_for(self.audience["identifiers"]))
         if run.mode == "create":
             run.audience_id = sender.create(self.audience["name"], run.additions)
@@ -240,20 +274,28 @@ class TikTokAudienceSyncOperator(BaseOperator):
             except TikTokApiError as err:
                 if not is_replace_limit(err):
                     raise
-                # TikTok takes about one REPLACE per audience per day and changed nothing; APPEND +
-                # REMOVE of the difference reaches the same member set.
-                changes = membership.diff_members(run.desired, run.store.load_confirmed(run.key))
-                sender.apply(run.audience_id, changes.additions, changes.removals)
+                # TikTok takes about one REPLACE per audience per day and changed nothing (neither did
+                # we: the confirmed set is only swapped after an accepted REPLACE). The files already
+                # uploaded are APPENDed instead (re-adding anything TikTok lacks) and what is confirmed
+                # but no longer wanted is REMOVEd: the member set a REPLACE would have left, except for
+                # identifiers TikTok might hold that were never recorded here.
+                self.log.warning("TikTok refused the REPLACE (%s); sending APPEND + REMOVE instead", err)
+                confirmed = run.store.load_confirmed(run.key)
+                removals = membership.diff_members(run.desired, confirmed).removals
+                sender.append_uploaded(run.audience_id, confirmed)
+                sender.apply(run.audience_id, membership.empty_identifiers(), removals)
                 run.notes.append(
-                    f"TikTok refused the full resync's REPLACE ({err.code}: {err.tiktok_message}); the difference "
-                    f"was sent with APPEND + REMOVE instead, which reaches the same members"
+                    f"TikTok refused the full resync's REPLACE ({err.code}: {err.tiktok_message}), so the audience "
+                    f"was not replaced; every member was sent again with APPEND and {len(removals):,} identifier(s) "
+                    f"no longer in the audience were removed with REMOVE, which reaches the same members unless "
+                    f"TikTok holds identifiers this package never sent (re-run full_resync after 24 hours to replace)"
                 )
         else:
             sender.apply(run.audience_id, run.additions, run.removals)
         run.timings["upload"] = time.perf_counter() - started
         return sender
 
-    def _finish_sync(self, run: _Run, hook: TikTokHook, sender: _Sender) -> dict[str, Any]:
+    def _finish_sync(self, run: _Run, hook: TikTokHook, sender: _Sender | _PartnerSender) -> dict[str, Any]:
         """Read the audience back from TikTok and record status, match, size and the run."""
         from tiktok_audiences.status import match_rate, resolve_status
         from tiktok_audiences.store import utcnow
@@ -276,7 +318,7 @@ class TikTokAudienceSyncOperator(BaseOperator):
         run.store.update_audience(
             run.key, status=status.value, status_message=run.message(), size=run.audience.size,
             cover_num=cover_num, match_rate=rate, is_valid=is_valid, tiktok_audience_id=run.audience_id,
-            advertiser_id=hook.advertiser_id, calculate_type=sender.calculate_type,
+            advertiser_id=hook.advertiser_id, calculate_type=sender.calculate_type, api=run.api,
             deleted_segments=json.dumps(run.deleted_segments), last_sync_at=now, last_run_at=now, last_error=None,
         )
         self._remember_segments(run.store, run.folder)
@@ -284,22 +326,28 @@ class TikTokAudienceSyncOperator(BaseOperator):
         run.finish(outcome="success", added=sender.added, removed=sender.removed, cover_num=cover_num, match_rate=rate)
         result = run.result("success", status.value)
         result.update(
-            tiktok_audience_id=run.audience_id, added=sender.added, removed=sender.removed, requests=sender.requests,
+            tiktok_audience_id=run.audience_id, api=run.api, added=sender.added, removed=sender.removed,
+            requests=sender.requests,
             bytes_sent=sender.bytes_sent, cover_num=cover_num, match_rate=rate,
         )
         self.log.info("Synced: %s", {k: v for k, v in result.items() if k != "invalid"})
         return result
 
-    def _adopt_interrupted_create(self, hook: TikTokHook, store: AudienceStore, row: dict[str, Any]) -> str | None:
-        """A create whose answer never arrived may still have happened: find it by name and time."""
+    def _adopt_interrupted_create(self, hook: TikTokHook, store: AudienceStore, row: dict[str, Any],
+                                  api: str) -> str | None:
+        """A create whose answer never arrived may still have happened: find it by name, kind and time."""
+        from tiktok_audiences.partner import is_api_of, partner_audience_name
+
         since = row["create_started_at"] - timedelta(minutes=5)
+        name = partner_audience_name(self.audience["name"]) if api == PARTNER else self.audience["name"]
         for details in hook.list_audiences():
-            if details.get("name") != self.audience["name"]:
+            if details.get("name") != name or not is_api_of(details, api):
                 continue
             created = _parse_tiktok_time(details.get("create_time"))
             if created is None or created >= since:
                 audience_id = str(details["audience_id"])
-                store.update_audience(self.audience["key"], tiktok_audience_id=audience_id, create_started_at=None)
+                store.update_audience(self.audience["key"], tiktok_audience_id=audience_id, create_started_at=None,
+                                      api=api)
                 store.forget_confirmed(self.audience["key"])
                 return audience_id
         store.update_audience(self.audience["key"], create_started_at=None)
@@ -326,6 +374,7 @@ class _Run:
         self.desired = audience.identifiers
         self.confirmed = confirmed
         self.audience_id: str | None = row["tiktok_audience_id"]
+        self.api = CUSTOMER_FILE  # set from the definition and the integration once the hook is made
         self.deleted_segments = list(summary.get("deleted_segments") or [])
         self.timings = timings
         self.notes: list[str] = []
@@ -359,10 +408,14 @@ class _Run:
         return cls(key=key, run_id=context["run_id"], store=store, row=row, folder=folder, audience=audience,
                    confirmed=confirmed, summary=summary, timings=timings)
 
-    def forget_tiktok_audience(self) -> None:
-        """The TikTok audience can no longer be used: a new one is created and filled from scratch."""
-        self.store.update_audience(self.key, tiktok_audience_id=None, is_valid=None, cover_num=None)
-        self.store.forget_confirmed(self.key)
+    def forget_tiktok_audience(self, *, persist: bool = True) -> None:
+        """The TikTok audience can no longer be used: a new one is created and filled from scratch.
+
+        :param persist: also forget it in the metadata tables (False for a dry run, which changes nothing)
+        """
+        if persist:
+            self.store.update_audience(self.key, tiktok_audience_id=None, is_valid=None, cover_num=None)
+            self.store.forget_confirmed(self.key)
         self.audience_id = None
         self.confirmed = self.confirmed.iloc[0:0]
 
@@ -424,7 +477,8 @@ class _Sender:
             # The create may or may not have happened; the next attempt adopts it by name if it did.
             raise AirflowException(f"Creating the TikTok audience did not complete ({err}); the retry reconciles") from err
         self.store.update_audience(self.key, tiktok_audience_id=audience_id, create_started_at=None,
-                                   advertiser_id=self.hook.advertiser_id, calculate_type=self.calculate_type)
+                                   advertiser_id=self.hook.advertiser_id, calculate_type=self.calculate_type,
+                                   api=CUSTOMER_FILE)
         self.store.confirm_replaced(self.key, created)
         self.added += len(created)
         self.operator.log.info("Created TikTok audience %s with %d identifiers", audience_id, len(created))
@@ -433,11 +487,31 @@ class _Sender:
 
     def replace(self, audience_id: str, identifiers: pd.DataFrame) -> None:
         paths, replaced, rest = self._upload_whole_set(identifiers, "replace")
+        self._uploaded = (paths, replaced, rest)  # kept for append_uploaded if TikTok refuses the REPLACE
         self.requests += 1
         self.hook.update_audience(audience_id, file_paths=paths, action="REPLACE")
         self.store.confirm_replaced(self.key, replaced)
         self.added += len(replaced)
         self._append_all(audience_id, rest)
+
+    def append_uploaded(self, audience_id: str, confirmed: pd.DataFrame) -> None:
+        """APPEND the files a refused REPLACE carried (no new upload), then what else is unconfirmed.
+
+        :param confirmed: the identifiers confirmed on TikTok before the REPLACE
+        """
+        import pandas as pd
+
+        from tiktok_audiences import membership
+
+        paths, uploaded, rest = self._uploaded
+        self.requests += 1
+        self.hook.update_audience(audience_id, file_paths=paths, action="APPEND")
+        new = membership.diff_members(uploaded, confirmed).additions
+        self.store.confirm_added(self.key, new)
+        self.added += len(new)
+        if rest:
+            remaining = membership.diff_members(pd.concat(rest, ignore_index=True), confirmed).additions
+            self._append_all(audience_id, self._batches(remaining))
 
     def _upload_whole_set(self, identifiers: pd.DataFrame, label: str) -> tuple[list[str], pd.DataFrame, list[pd.DataFrame]]:
         """Upload the files one create/REPLACE may carry; returns their paths, what they hold, and the rest.
@@ -472,9 +546,98 @@ class _Sender:
         self.operator.log.info("TikTok accepted %s of %d identifiers", action, len(batch))
 
 
+class _PartnerSender:
+    """Creates a Partner audience and mirrors membership with ``/segment/mapping/`` add / delete.
+
+    Same contract as :class:`_Sender`: additions before removals, each batch recorded as confirmed
+    only after TikTok accepted it, the lock renewed per batch, requests and bytes counted.
+    """
+
+    calculate_type = None  # Partner audiences have no customer-file encryption type
+
+    def __init__(self, operator: TikTokAudienceSyncOperator, hook: TikTokHook, store: AudienceStore,
+                 holder: LockHolder) -> None:
+        self.operator = operator
+        self.hook = hook
+        self.store = store
+        self.holder = holder
+        self.key = operator.audience["key"]
+        self.added = 0
+        self.removed = 0
+        self.requests = 0
+        self.bytes_sent = 0
+
+    def create(self, name: str, identifiers: pd.DataFrame) -> str:
+        from tiktok_audiences.exceptions import TikTokRetryableError
+        from tiktok_audiences.partner import partner_audience_name
+        from tiktok_audiences.store import utcnow
+
+        self.store.update_audience(self.key, create_started_at=utcnow())
+        self.requests += 1
+        try:
+            audience_id = self.hook.create_partner_audience(partner_audience_name(name))
+        except TikTokRetryableError as err:
+            # The create may or may not have happened; the next attempt adopts it by name if it did.
+            raise AirflowException(f"Creating the TikTok audience did not complete ({err}); the retry reconciles") from err
+        self.store.update_audience(self.key, tiktok_audience_id=audience_id, create_started_at=None,
+                                   advertiser_id=self.hook.advertiser_id, calculate_type=None, api=PARTNER)
+        self.store.forget_confirmed(self.key)  # a new audience starts empty
+        self.operator.log.info("Created TikTok audience %s (Partner, empty); adding %d identifiers", audience_id,
+                               len(identifiers))
+        self.apply(audience_id, identifiers, identifiers.iloc[0:0])
+        return audience_id
+
+    def apply(self, audience_id: str, additions: pd.DataFrame, removals: pd.DataFrame,
+              already_confirmed: pd.DataFrame | None = None) -> None:
+        """Add, then delete, in batches of at most 10,000 users.
+
+        :param already_confirmed: for a full resync, which re-adds identifiers already confirmed:
+            only the others are recorded (and counted) as added
+        """
+        from tiktok_audiences.partner import mapping_batches
+
+        # Additions first: the audience then never passes below its final size on the way.
+        for batch in mapping_batches(additions, self.operator.batch_size):
+            self._map(audience_id, batch, "add", already_confirmed)
+        for batch in mapping_batches(removals, self.operator.batch_size):
+            self._map(audience_id, batch, "delete")
+
+    def _map(self, audience_id: str, batch: pd.DataFrame, action: str,
+             already_confirmed: pd.DataFrame | None = None) -> None:
+        from tiktok_audiences import membership
+        from tiktok_audiences.partner import mapping_batch
+
+        payload = mapping_batch(audience_id, batch)
+        self.requests += 1
+        self.bytes_sent += self.hook.map_members(action=action, id_schema=payload.id_schema,
+                                                 batch_data=payload.batch_data)
+        if action == "delete":
+            self.store.confirm_removed(self.key, batch)
+            self.removed += len(batch)
+        else:
+            new = batch if already_confirmed is None else membership.diff_members(batch, already_confirmed).additions
+            self.store.confirm_added(self.key, new)
+            self.added += len(new)
+        self.store.renew_lock(self.key, self.holder, self.operator.lock_lease.total_seconds())
+        self.operator.log.info("TikTok accepted mapping %s of %d identifiers", action, len(batch))
+
+
 def is_replace_limit(error: Exception) -> bool:
-    """TikTok's refusal of a second REPLACE while one is unfinished (about one per audience per day)."""
-    return getattr(error, "code", None) == 40002 and "replace" in str(getattr(error, "tiktok_message", "")).lower()
+    """TikTok's refusal of a second REPLACE while one is unfinished (about one per audience per day).
+
+    TikTok documents the message ("an unfinished replace operation … no more than once per day"),
+    not the code, so any permanent refusal whose message speaks of replacing counts.
+    """
+    from tiktok_audiences.exceptions import (
+        TikTokAudienceNotFound,
+        TikTokAuthError,
+        TikTokPartnerAccessError,
+        TikTokRetryableError,
+    )
+
+    if isinstance(error, (TikTokRetryableError, TikTokAuthError, TikTokAudienceNotFound, TikTokPartnerAccessError)):
+        return False
+    return getattr(error, "code", None) is not None and "replace" in str(getattr(error, "tiktok_message", "")).lower()
 
 
 def calculate_type_for(id_types: Sequence[str]) -> str:
