@@ -179,6 +179,18 @@ class TestAudienceActions:
         assert deleted == [["900001", "900002"]]  # with its lookalike
         assert seeded.store.get_audience("vip") is None and seeded.store.get_lookalike("vip") is None
 
+    def test_delete_on_tiktok_deletes_a_partner_audience_through_the_segment_api(self, client, seeded, monkeypatch):
+        calls = []
+        monkeypatch.setattr("tiktok_audiences.hooks.tiktok.TikTokHook.delete_partner_audience",
+                            lambda self, audience_id: calls.append(("segment/audience delete", audience_id)))
+        monkeypatch.setattr("tiktok_audiences.hooks.tiktok.TikTokHook.delete_audiences",
+                            lambda self, ids: calls.append(("custom_audience/delete", list(ids))))
+        seeded.store.update_audience("vip", api="partner")
+        as_user(client, "user").post(f"{PAGE}audiences/tiktok_audience__vip/delete", data={"on_tiktok": "delete"},
+                                     headers={"Origin": ORIGIN})
+        assert calls == [("segment/audience delete", "900001"), ("custom_audience/delete", ["900002"])]
+        assert seeded.store.get_audience("vip") is None
+
 
 def consent(sandbox_url: str, authorize_url: str, advertiser_ids: list[str], role: str = "Admin") -> requests.Response:
     """Play the person on TikTok's consent page: pick ad accounts and a role, submit."""

@@ -48,7 +48,10 @@ def build_audience_dag(definition: AudienceDefinition, *, sql_dir: str | os.Path
                 False,
                 type="boolean",
                 title="Full resync",
-                description="Send the whole audience with REPLACE instead of only the changes.",
+                description=(
+                    "Send the whole audience instead of only the changes: REPLACE for a customer-file "
+                    "audience, add everyone and delete the rest for a partner audience."
+                ),
             ),
             "dry_run": Param(
                 False,
@@ -156,8 +159,8 @@ sending only what changed.
 | Identifiers | {", ".join(definition.identifiers)} |
 | Schedule | `{definition.schedule}` |
 
-Trigger with **full_resync** to send the whole audience with REPLACE, or **dry_run** to see the
-plan without sending anything. {definition.description}
+Trigger with **full_resync** to send the whole audience (REPLACE for a customer-file audience; add
+everyone and delete the rest in partner mode), or **dry_run** to see the plan without sending anything. {definition.description}
 {_lookalike_doc(definition)}"""
 
 

@@ -67,7 +67,15 @@ def delete_audience(store: AudienceStore, raw: dict[str, Any], *, delete_on_tikt
         from tiktok_audiences.hooks.tiktok import TikTokHook
 
         try:
-            TikTokHook(raw["integration"], max_attempts=2).delete_audiences(ids)
+            hook = TikTokHook(raw["integration"], max_attempts=2)
+            if raw.get("api") == "partner":
+                # A Partner audience is deleted where it was created: /segment/audience/ (action delete).
+                hook.delete_partner_audience(tiktok_id)
+                ids_left = [i for i in ids if i != tiktok_id]
+                if ids_left:
+                    hook.delete_audiences(ids_left)
+            else:
+                hook.delete_audiences(ids)
         except (TikTokApiError, TikTokIntegrationError) as err:
             what = " and ".join(ids)
             raise ActionError(f"TikTok did not delete audience {what}: {err}. Nothing was changed.") from None
