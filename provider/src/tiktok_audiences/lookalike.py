@@ -16,7 +16,9 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any, Literal
 
+from tiktok_audiences import reconcile
 from tiktok_audiences.config import lookalike_spec_hash
+from tiktok_audiences.reconcile import CLOCK_SLACK
 
 #: TikTok's ``audience_type`` of a lookalike in list/get answers.
 LOOKALIKE_AUDIENCE_TYPE = "Lookalike Audience"
@@ -124,28 +126,14 @@ def needs_refresh(*, built_at: datetime | None, source_changed_at: datetime | No
     return now - built_at >= interval
 
 
-def parse_tiktok_time(value: Any) -> datetime | None:
-    """TikTok's ``YYYY-MM-DD HH:MM:SS`` (UTC) as a naive datetime, or None."""
-    if not value:
-        return None
-    try:
-        return datetime.strptime(str(value), "%Y-%m-%d %H:%M:%S")
-    except ValueError:
-        return None
-
-
 def find_interrupted_create(
-    audiences: list[Mapping[str, Any]], *, name: str, started_at: datetime, slack: timedelta = timedelta(minutes=5)
+    audiences: list[Mapping[str, Any]], *, name: str, started_at: datetime, slack: timedelta = CLOCK_SLACK
 ) -> str | None:
     """The lookalike a create whose answer was lost made: same name, a lookalike, created since it started."""
-    since = started_at - slack
-    for details in audiences:
-        if details.get("name") != name:
-            continue
+
+    def is_lookalike(details: Mapping[str, Any]) -> bool:
         kind = details.get("audience_type") or details.get("type")
-        if kind and kind != LOOKALIKE_AUDIENCE_TYPE:
-            continue
-        created = parse_tiktok_time(details.get("create_time"))
-        if created is None or created >= since:
-            return str(details["audience_id"])
-    return None
+        return not kind or kind == LOOKALIKE_AUDIENCE_TYPE
+
+    return reconcile.find_interrupted_create(audiences, name=name, started_at=started_at, accept=is_lookalike,
+                                             slack=slack)

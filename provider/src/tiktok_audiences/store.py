@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -681,6 +682,30 @@ class AudienceStore:
             ]
 
     # -- per-audience lock --------------------------------------------------------------------
+
+    def wait_for_lock(
+        self,
+        key: str,
+        holder: LockHolder,
+        *,
+        lease_seconds: float,
+        timeout_seconds: float,
+        on_wait: Callable[[LockHolder], None] | None = None,
+        poll_seconds: float = 2.0,
+    ) -> LockHolder | None:
+        """Take the audience's lock, waiting up to ``timeout_seconds`` for another run to release it.
+
+        Returns None once the lock is held, else the holder that still had it at the deadline.
+        ``on_wait`` is called once, with that holder, when the first attempt finds the lock taken.
+        """
+        deadline = time.monotonic() + timeout_seconds
+        current = self.acquire_lock(key, holder, lease_seconds)
+        if current is not None and on_wait is not None:
+            on_wait(current)
+        while current is not None and time.monotonic() < deadline:
+            time.sleep(poll_seconds)
+            current = self.acquire_lock(key, holder, lease_seconds)
+        return current
 
     def acquire_lock(self, key: str, holder: LockHolder, lease_seconds: float) -> LockHolder | None:
         """Take the audience's lock; returns None on success, else the current holder.

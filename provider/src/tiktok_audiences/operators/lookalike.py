@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -87,14 +86,15 @@ class TikTokLookalikeSyncOperator(BaseOperator):
             store.release_lock(key, holder)
 
     def _acquire(self, store: AudienceStore, holder) -> None:
-        deadline = time.monotonic() + self.lock_timeout.total_seconds()
-        while (current := store.acquire_lock(self.audience["key"], holder, self.lock_lease.total_seconds())) is not None:
-            if time.monotonic() >= deadline:
-                raise AirflowException(
-                    f"Audience '{self.audience['name']}' is being synced by run {current.holder}; gave up waiting "
-                    f"after {self.lock_timeout}. This run will retry."
-                )
-            time.sleep(2)
+        current = store.wait_for_lock(
+            self.audience["key"], holder, lease_seconds=self.lock_lease.total_seconds(),
+            timeout_seconds=self.lock_timeout.total_seconds(),
+        )
+        if current is not None:
+            raise AirflowException(
+                f"Audience '{self.audience['name']}' is being synced by run {current.holder}; gave up waiting "
+                f"after {self.lock_timeout}. This run will retry."
+            )
 
     # -- the lookalike ------------------------------------------------------------------------
 

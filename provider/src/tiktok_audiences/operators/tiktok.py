@@ -99,23 +99,17 @@ class TikTokAudienceSyncOperator(BaseOperator):
             store.release_lock(key, holder)
 
     def _acquire(self, store: AudienceStore, holder: LockHolder) -> None:
-        key = self.audience["key"]
-        deadline = time.monotonic() + self.lock_timeout.total_seconds()
-        waited = False
-        while True:
-            current = store.acquire_lock(key, holder, self.lock_lease.total_seconds())
-            if current is None:
-                return
-            if time.monotonic() >= deadline:
-                raise AirflowException(
-                    f"Audience '{self.audience['name']}' is being synced by run {current.holder} "
-                    f"(host {current.hostname}, pid {current.pid}); gave up waiting after "
-                    f"{self.lock_timeout}. This run will retry."
-                )
-            if not waited:
-                self.log.info("Waiting for run %s to finish syncing this audience", current.holder)
-                waited = True
-            time.sleep(2)
+        current = store.wait_for_lock(
+            self.audience["key"], holder, lease_seconds=self.lock_lease.total_seconds(),
+            timeout_seconds=self.lock_timeout.total_seconds(),
+            on_wait=lambda other: self.log.info("Waiting for run %s to finish syncing this audience", other.holder),
+        )
+        if current is not None:
+            raise AirflowException(
+                f"Audience '{self.audience['name']}' is being synced by run {current.holder} "
+                f"(host {current.hostname}, pid {current.pid}); gave up waiting after "
+                f"{self.lock_timeout}. This run will retry."
+            )
 
     # -- the sync -----------------------------------------------------------------------------
 
@@ -337,19 +331,15 @@ class TikTokAudienceSyncOperator(BaseOperator):
                                   api: str) -> str | None:
         """A create whose answer never arrived may still have happened: find it by name, kind and time."""
         from tiktok_audiences.partner import is_api_of, partner_audience_name
+        from tiktok_audiences.reconcile import find_interrupted_create
 
-        since = row["create_started_at"] - timedelta(minutes=5)
         name = partner_audience_name(self.audience["name"]) if api == PARTNER else self.audience["name"]
-        for details in hook.list_audiences():
-            if details.get("name") != name or not is_api_of(details, api):
-                continue
-            created = _parse_tiktok_time(details.get("create_time"))
-            if created is None or created >= since:
-                audience_id = str(details["audience_id"])
-                store.update_audience(self.audience["key"], tiktok_audience_id=audience_id, create_started_at=None,
-                                      api=api)
-                store.forget_confirmed(self.audience["key"])
-                return audience_id
+        audience_id = find_interrupted_create(hook.list_audiences(), name=name, started_at=row["create_started_at"],
+                                              accept=lambda details: is_api_of(details, api))
+        if audience_id:
+            store.update_audience(self.audience["key"], tiktok_audience_id=audience_id, create_started_at=None, api=api)
+            store.forget_confirmed(self.audience["key"])
+            return audience_id
         store.update_audience(self.audience["key"], create_started_at=None)
         return None
 
@@ -687,14 +677,3 @@ def _as_bool(value: Any) -> bool:
 
 def _rounded(timings: dict[str, float]) -> dict[str, float]:
     return {k: round(float(v), 3) for k, v in timings.items()}
-
-
-def _parse_tiktok_time(value: Any):
-    from datetime import datetime
-
-    if not value:
-        return None
-    try:
-        return datetime.strptime(str(value), "%Y-%m-%d %H:%M:%S")
-    except ValueError:
-        return None
