@@ -47,14 +47,16 @@ def run_folder_from_url(url: str):
     return ObjectStoragePath(url)
 
 
-def write_frames(path, frames: Iterable[pd.DataFrame], schema: pa.Schema) -> int:
-    """Stream frames into one Parquet file; returns the number of rows written."""
+def write_frames(path, frames: Iterable[pd.DataFrame | pa.Table], schema: pa.Schema) -> int:
+    """Stream frames (pandas or Arrow) into one Parquet file; returns the number of rows written."""
     rows = 0
     with path.open("wb") as handle, pq.ParquetWriter(handle, schema) as writer:
         for frame in frames:
-            if frame.empty:
+            if len(frame) == 0:
                 continue
-            writer.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False))
+            if isinstance(frame, pd.DataFrame):
+                frame = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+            writer.write_table(frame.cast(schema))
             rows += len(frame)
         if rows == 0:
             writer.write_table(schema.empty_table())
