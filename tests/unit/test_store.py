@@ -59,3 +59,27 @@ def test_live_lock_on_another_host_blocks(tmp_path):
     store = store_at(tmp_path / "m.db")
     assert store.acquire_lock("k", LockHolder("run-1", "other-host", 1), 600) is None
     assert store.acquire_lock("k", LockHolder.for_run("run-2"), 600).holder == "run-1"
+
+
+def test_confirmed_identifiers_load_as_keys_on_sqlite_and_postgresql(tmp_path, postgres_database):
+    import hashlib
+
+    from tiktok_audiences.store import _KeyBlocks
+
+    hashes = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(3000)]
+    frame = pd.DataFrame({"id_type": ["email", "phone", "maid"] * 1000, "id_hash": hashes})
+    for engine in (sqlite_engine(str(tmp_path / "m.db")), postgres_database):
+        store = AudienceStore(engine)
+        store.migrate()
+        store.confirm_added("k", frame)
+        store.confirm_added("other", frame.iloc[:5])
+        loaded = store.load_confirmed_identifiers("k").to_frame()
+        assert sorted(map(tuple, loaded.values.tolist())) == sorted(map(tuple, frame.values.tolist()))
+    # COPY output is parsed in blocks; a block boundary never splits a row.
+    sink = _KeyBlocks()
+    sink._BLOCK = 1000
+    for start in range(0, 3000, 7):
+        sink.write("".join(f"{t}\t{h}\n" for t, h in zip(frame["id_type"][start:start + 7],
+                                                          frame["id_hash"][start:start + 7], strict=True)))
+    sink.close()
+    assert sum(len(p) for p in sink.parts) == 3000 and len(sink.parts) > 10

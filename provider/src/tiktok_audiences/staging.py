@@ -73,6 +73,19 @@ def read_frame(path) -> pd.DataFrame:
     return frame
 
 
+def read_member_keys(path, batch_size: int = 250_000):
+    """A member file as :class:`~tiktok_audiences.membership.MemberKeys`, converted batch by batch
+    (the hex strings of the whole file are never in memory at once)."""
+    from tiktok_audiences.membership import MemberKeys
+
+    parts = []
+    with path.open("rb") as handle:
+        for batch in pq.ParquetFile(handle).iter_batches(batch_size=batch_size,
+                                                         columns=["contact_id", "id_type", "id_hash"]):
+            parts.append(MemberKeys.from_frame(pa.Table.from_batches([batch])))
+    return MemberKeys.concat(parts)
+
+
 def remove_folder(path) -> bool:
     """Delete a run folder and everything in it; False if it did not exist."""
     if not path.exists():

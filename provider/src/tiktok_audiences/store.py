@@ -384,6 +384,33 @@ class AudienceStore:
             frame = pd.read_sql(query, conn)
         return frame.astype({"id_type": "str", "id_hash": "str"})
 
+    def load_confirmed_identifiers(self, key: str):
+        """The confirmed set as :class:`~tiktok_audiences.membership.Identifiers` (33-byte keys).
+
+        On PostgreSQL, COPY is parsed block by block, so the hex strings of the whole set never sit
+        in memory at once; elsewhere the rows are read in chunks.
+        """
+        from tiktok_audiences.membership import Identifiers
+
+        query = sa.select(confirmed_members.c.id_type, confirmed_members.c.id_hash).where(
+            confirmed_members.c.audience_key == key
+        )
+        parts = []
+        with self.engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                sink = _KeyBlocks()
+                _copy_out(conn, query, sink)
+                sink.close()
+                parts = sink.parts
+            else:
+                for frame in pd.read_sql(query, conn, chunksize=_INSERT_CHUNK * 4):
+                    parts.append(Identifiers.from_frame(frame).keys)
+        if not parts:
+            return Identifiers.none()
+        import pyarrow as pa
+
+        return Identifiers(pa.concat_arrays(parts) if len(parts) > 1 else parts[0])
+
     def confirmed_count(self, key: str) -> int:
         with self.engine.connect() as conn:
             return int(
@@ -626,35 +653,76 @@ def _copy_in_members(conn: Connection, key: str, identifiers: pd.DataFrame) -> b
     return True
 
 
-def _copy_out_members(conn: Connection, query) -> pd.DataFrame:
-    """``query``'s (id_type, id_hash) rows through COPY TO STDOUT, parsed by Arrow."""
+def _copy_out(conn: Connection, query, sink) -> None:
+    """Stream ``query``'s rows through COPY TO STDOUT into ``sink.write`` (then ``sink.close()``)."""
+    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    statement = f"COPY ({sql}) TO STDOUT"
+    raw = conn.connection.driver_connection
+    if type(raw).__module__.startswith("psycopg2"):
+        with raw.cursor() as cursor:
+            cursor.copy_expert(statement, sink)
+    else:
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for block in copy:
+                sink.write(block)
+
+
+class _KeyBlocks:
+    """A COPY sink for (id_type, id_hash) rows, turned into identifier keys every ~16 MB."""
+
+    _BLOCK = 16 << 20
+
+    def __init__(self) -> None:
+        self._pending = bytearray()
+        self.parts: list = []
+
+    def write(self, data) -> int:
+        if isinstance(data, str):
+            data = data.encode("ascii")
+        self._pending += data
+        if len(self._pending) >= self._BLOCK:
+            cut = self._pending.rfind(b"\n") + 1
+            self._parse(bytes(self._pending[:cut]))
+            del self._pending[:cut]
+        return len(data)
+
+    def close(self) -> None:
+        if self._pending:
+            self._parse(bytes(self._pending))
+            self._pending.clear()
+
+    def _parse(self, block: bytes) -> None:
+        from tiktok_audiences.membership import identifier_keys
+
+        if block:
+            table = _parse_member_text(block)
+            self.parts.append(identifier_keys(table.column("id_type"), table.column("id_hash")))
+
+
+def _parse_member_text(data: bytes):
     import io
 
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-    statement = f"COPY ({sql}) TO STDOUT"
-    raw = conn.connection.driver_connection
-    buffer = io.BytesIO()
-    if type(raw).__module__.startswith("psycopg2"):
-        with raw.cursor() as cursor:
-            cursor.copy_expert(statement, buffer)
-    else:
-        with raw.cursor() as cursor, cursor.copy(statement) as copy:
-            for block in copy:
-                buffer.write(block)
-    data = buffer.getvalue()
-    del buffer
     columns = ["id_type", "id_hash"]
-    if not data:
-        return pd.DataFrame({c: pd.Series(dtype="str") for c in columns})
-    table = pacsv.read_csv(
+    return pacsv.read_csv(
         io.BytesIO(data),
         read_options=pacsv.ReadOptions(column_names=columns, block_size=1 << 24),
         parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False, escape_char=False),
         convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in columns},
                                              strings_can_be_null=False, quoted_strings_can_be_null=False),
     )
-    return table.to_pandas().astype({"id_type": "str", "id_hash": "str"})
 
+
+def _copy_out_members(conn: Connection, query) -> pd.DataFrame:
+    """``query``'s (id_type, id_hash) rows through COPY TO STDOUT, parsed by Arrow."""
+    import io
+
+    buffer = io.BytesIO()
+    _copy_out(conn, query, buffer)
+    data = buffer.getvalue()
+    del buffer
+    if not data:
+        return pd.DataFrame({c: pd.Series(dtype="str") for c in ("id_type", "id_hash")})
+    return _parse_member_text(data).to_pandas().astype({"id_type": "str", "id_hash": "str"})
