@@ -26,6 +26,8 @@ import sqlparse
 from sqlalchemy.engine import Connection, Engine
 from sqlparse import tokens as T
 
+from tiktok_audiences import pgcopy
+
 RAW_COLUMNS = ["contact_id", "email", "phone", "phone_country", "mobile_ad_id"]
 SQL_FILES = (
     "segments.sql",
@@ -360,11 +362,12 @@ def contact_digests(conn: Connection, sql: SqlTemplates, segments: Sequence[Segm
     if where is None:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     inner = sql.render("segment_contacts.sql", segment_filter=where)
-    if conn.dialect.name == "postgresql" and _copy_driver(conn) is not None:
+    if conn.dialect.name == "postgresql" and pgcopy.driver(conn) is not None:
         statement = f"COPY (SELECT c.contact_id, {PG_DIGEST} FROM ({inner}) AS c) TO STDOUT"
         parser = _IntPairs()
         try:
-            _copy_out(conn, statement, parser)
+            pgcopy.copy_out(conn, statement, parser, read_only=True)
+            parser.close()
         except Exception as err:
             if not type(err).__module__.startswith("psycopg"):
                 raise
@@ -382,28 +385,6 @@ def contact_digests(conn: Connection, sql: SqlTemplates, segments: Sequence[Segm
 def _with_pg_digest(inner: str) -> str:
     columns = ", ".join(f"c.{c}" for c in RAW_COLUMNS)
     return f"SELECT {columns}, {PG_DIGEST} AS {DIGEST_COLUMN} FROM ({inner}) AS c"
-
-
-def _copy_driver(conn: Connection) -> str | None:
-    module = type(conn.connection.driver_connection).__module__
-    if module.startswith("psycopg2"):
-        return "psycopg2"
-    if module.startswith("psycopg"):
-        return "psycopg"
-    return None
-
-
-def _copy_out(conn: Connection, statement: str, sink: Any) -> None:
-    """Run ``COPY … TO STDOUT`` on the connection's own transaction, feeding ``sink.write``."""
-    raw = conn.connection.driver_connection
-    if _copy_driver(conn) == "psycopg2":
-        with raw.cursor() as cursor:
-            cursor.copy_expert(statement, sink)
-    else:
-        with raw.cursor() as cursor, cursor.copy(statement) as copy:
-            for block in copy:
-                sink.write(block)
-    sink.close()
 
 
 class _IntPairs:

@@ -490,6 +490,8 @@ class AudienceStore:
                         segment_snapshot_members.c.segment_id == int(segment_id),
                     )
                 )
+                if _copy_in_snapshot(conn, key, int(segment_id), group["contact_id"].tolist()):
+                    continue
                 rows = [
                     {"audience_key": key, "segment_id": int(segment_id), "contact_id": int(c)}
                     for c in group["contact_id"].tolist()
@@ -653,18 +655,36 @@ def _copy_in_members(conn: Connection, key: str, identifiers: pd.DataFrame) -> b
     return True
 
 
-def _copy_out(conn: Connection, query, sink) -> None:
-    """Stream ``query``'s rows through COPY TO STDOUT into ``sink.write`` (then ``sink.close()``)."""
-    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-    statement = f"COPY ({sql}) TO STDOUT"
+def _copy_in_snapshot(conn: Connection, key: str, segment_id: int, contact_ids: list) -> bool:
+    """Static-segment members with COPY FROM STDIN on PostgreSQL (a 10M-contact database has
+    static segments of 500k contacts; one INSERT per row took ~20 s). False: use INSERTs."""
+    if conn.dialect.name != "postgresql" or len(contact_ids) < 1000:
+        return False
     raw = conn.connection.driver_connection
-    if type(raw).__module__.startswith("psycopg2"):
-        with raw.cursor() as cursor:
-            cursor.copy_expert(statement, sink)
-    else:
-        with raw.cursor() as cursor, cursor.copy(statement) as copy:
-            for block in copy:
-                sink.write(block)
+    module = type(raw).__module__
+    if not module.startswith("psycopg"):
+        return False
+    statement = f"COPY {segment_snapshot_members.name} (audience_key, segment_id, contact_id) FROM STDIN"
+    prefix = f"{_copy_text(key)}\t{segment_id}\t"
+    for start in range(0, len(contact_ids), _INSERT_CHUNK * 4):
+        data = "".join(f"{prefix}{int(c)}\n" for c in contact_ids[start : start + _INSERT_CHUNK * 4])
+        if module.startswith("psycopg2"):
+            import io
+
+            with raw.cursor() as cursor:
+                cursor.copy_expert(statement, io.StringIO(data))
+        else:
+            with raw.cursor() as cursor, cursor.copy(statement) as copy:
+                copy.write(data)
+    return True
+
+
+def _copy_out(conn: Connection, query, sink) -> None:
+    """Stream ``query``'s rows through COPY TO STDOUT into ``sink.write``."""
+    from tiktok_audiences import pgcopy
+
+    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    pgcopy.copy_out(conn, f"COPY ({sql}) TO STDOUT", sink)
 
 
 class _KeyBlocks:
