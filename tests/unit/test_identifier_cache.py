@@ -151,3 +151,25 @@ def test_cache_url_can_be_turned_off(monkeypatch, tmp_path):
     assert identifier_cache.cache_base_url() == f"file://{tmp_path}/tiktok_audiences/cache"
     monkeypatch.setenv(identifier_cache.CACHE_ENV, "off")
     assert identifier_cache.cache_base_url() is None
+
+
+def test_digests_differ_when_values_move_between_columns(postgres_database):
+    """Each column is length-prefixed: shifting text between columns or NULL ↔ '' changes the digest."""
+    rows = [("ab", None, None, None), ("a", "b", None, None), ("a", None, "b", None), ("", None, None, None),
+            (None, None, None, None), (None, "", None, None), ("1:a", None, None, None), ("", "a", None, None)]
+    values = ", ".join(
+        "(" + ", ".join("NULL::text" if v is None else f"'{v}'::text" for v in row) + ")" for row in rows
+    )
+    with postgres_database.connect() as conn:
+        digests = conn.execute(sa.text(
+            f"SELECT {extract.PG_DIGEST} FROM (VALUES {values}) AS c(email, phone, phone_country, mobile_ad_id)"
+        )).scalars().all()
+    assert len(set(digests)) == len(rows)
+
+
+def test_extract_work_mem_is_validated(monkeypatch):
+    monkeypatch.setenv(extract.WORK_MEM_ENV, "1GB")
+    assert extract.extract_work_mem() == "1GB"
+    monkeypatch.setenv(extract.WORK_MEM_ENV, "1GB'; DROP TABLE contacts; --")
+    with pytest.raises(ValueError, match="Fix:"):
+        extract.extract_work_mem()

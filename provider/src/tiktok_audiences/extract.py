@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -166,7 +167,24 @@ def read_only(engine: Engine) -> Iterator[Connection]:
         else:
             with conn.begin():
                 conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+                if engine.dialect.name == "postgresql":
+                    # A static segment in an OR is a hashed subplan only if its members fit in
+                    # work_mem (4 MB by default, ~150k contacts); beyond that PostgreSQL scans the
+                    # member list once per contact, which never finishes at millions of contacts.
+                    conn.exec_driver_sql(f"SET LOCAL work_mem = '{extract_work_mem()}'")
                 yield conn
+
+
+WORK_MEM_ENV = "TIKTOK_AUDIENCES_EXTRACT_WORK_MEM"
+_WORK_MEM = re.compile(r"\d{1,7}\s*(kB|MB|GB)")
+
+
+def extract_work_mem() -> str:
+    """PostgreSQL ``work_mem`` for the extraction transaction (``$TIKTOK_AUDIENCES_EXTRACT_WORK_MEM``, default 256MB)."""
+    value = os.environ.get(WORK_MEM_ENV, "256MB").strip()
+    if not _WORK_MEM.fullmatch(value):
+        raise ValueError(f"{WORK_MEM_ENV}={value!r} is not a PostgreSQL memory size. Fix: use e.g. 256MB or 1GB")
+    return value
 
 
 def resolve_segments(
@@ -238,18 +256,21 @@ def segment_filter(sql: SqlTemplates, segments: Sequence[Segment]) -> str | None
     return " OR ".join(parts) if parts else None
 
 
-#: The digest of a contact's raw identifier columns, computed by PostgreSQL: the first 64 bits of
-#: the MD5 of the row's text form (which quotes values and tells NULL from ''), so raw values never
-#: have to leave the database to find out whether they changed.
+#: The digest of a contact's raw identifier columns, computed by PostgreSQL so raw values never have
+#: to leave the database to find out whether they changed: PostgreSQL's 64-bit string hash
+#: (``hashtextextended``, the one hash partitioning relies on being stable) over the columns, each
+#: written as ``<length>:<value>`` (a NULL adds nothing, '' adds "0:"), which no two different rows
+#: share. Half the database time of ``md5(ROW(...)::text)`` (4.9 s vs 9.9 s for 5.5M contacts).
 PG_DIGEST = (
-    "('x' || substr(md5(ROW(c.email, c.phone, c.phone_country, c.mobile_ad_id)::text), 1, 16))::bit(64)::bigint"
+    "hashtextextended(concat(length(c.email), ':', c.email, length(c.phone), ':', c.phone, "
+    "length(c.phone_country), ':', c.phone_country, length(c.mobile_ad_id), ':', c.mobile_ad_id), 0)"
 )
 DIGEST_COLUMN = "digest"
 
 
 def digest_kind(conn: Connection) -> str:
     """How this database's contact digests are computed (a cache only compares digests of one kind)."""
-    return "postgresql-md5-row" if conn.dialect.name == "postgresql" else "python-md5-json"
+    return "postgresql-hashtextextended-lp" if conn.dialect.name == "postgresql" else "python-md5-json"
 
 
 def python_digests(frame: pd.DataFrame) -> np.ndarray:
@@ -366,7 +387,7 @@ def contact_digests(conn: Connection, sql: SqlTemplates, segments: Sequence[Segm
         statement = f"COPY (SELECT c.contact_id, {PG_DIGEST} FROM ({inner}) AS c) TO STDOUT"
         parser = _IntPairs()
         try:
-            pgcopy.copy_out(conn, statement, parser, read_only=True)
+            pgcopy.copy_out(conn, statement, parser, read_only=True, settings={"work_mem": extract_work_mem()})
             parser.close()
         except Exception as err:
             if not type(err).__module__.startswith("psycopg"):

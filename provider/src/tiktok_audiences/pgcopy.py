@@ -27,11 +27,14 @@ def driver(conn: Connection) -> str | None:
     return None
 
 
-def copy_out(conn: Connection, statement: str, sink: Any, *, read_only: bool = False) -> None:
+def copy_out(conn: Connection, statement: str, sink: Any, *, read_only: bool = False,
+             settings: dict[str, str] | None = None) -> None:
     """Run ``statement`` (a ``COPY … TO STDOUT``) and feed its output to ``sink.write``.
 
     :param conn: a PostgreSQL connection whose driver is psycopg2 or psycopg 3
     :param read_only: run a separate connection's COPY in a read-only transaction (for contact data)
+    :param settings: ``SET LOCAL`` parameters a separate connection needs (``conn``'s own
+        transaction already has them)
     """
     raw = conn.connection.driver_connection
     if driver(conn) == "psycopg2":
@@ -44,6 +47,8 @@ def copy_out(conn: Connection, statement: str, sink: Any, *, read_only: bool = F
             with fast.cursor() as cursor:
                 if read_only:
                     cursor.execute("SET TRANSACTION READ ONLY")
+                for name, value in (settings or {}).items():
+                    cursor.execute("SELECT set_config(%s, %s, true)", (name, value))
                 cursor.copy_expert(statement, sink)
             fast.rollback()
         finally:
