@@ -111,6 +111,7 @@ def tiktok_requests(sandbox) -> tuple[int, int]:
 def sync(name: str, run_id: str, env: dict[str, str], sandbox, store, full_resync: bool = False,
          profile_dir: Path | None = None, cache: bool = True) -> dict:
     sandbox.state.clear_request_log()
+    load_before = os.getloadavg()[0]
     extract_args = ["--profile", str(profile_dir / f"{name}-extract.prof")] if profile_dir else []
     if not cache:
         extract_args.append("--no-cache")
@@ -144,6 +145,8 @@ def sync(name: str, run_id: str, env: dict[str, str], sandbox, store, full_resyn
         "bytes_sent": sent_bytes,
         "audience_id": result.get("tiktok_audience_id"),
         "identifier_cache": extract["result"].get("identifier_cache"),
+        # The machine is shared: the 1-minute load average before and after this scenario.
+        "loadavg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
 
 

@@ -105,3 +105,26 @@ def test_count_removed_matches_the_diff():
     desired = members((1, "email", "a"), (2, "email", "b"))[["id_type", "id_hash"]]
     confirmed = members((0, "email", "b"), (0, "email", "old"), (0, "phone", "a"))[["id_type", "id_hash"]]
     assert count_removed(desired, confirmed) == len(diff_members(desired, confirmed).removals) == 2
+
+
+@pytest.mark.parametrize("collide", [False, True])
+def test_set_operations_are_exact_even_when_fingerprints_collide(monkeypatch, collide):
+    """Keys are compared by sorted 64-bit fingerprints, checked against all 33 bytes; when two
+    different keys share a fingerprint the exact hash kernels take over."""
+    import numpy as np
+
+    from tiktok_audiences import membership
+
+    if collide:  # every key of a type gets the same fingerprint
+        monkeypatch.setattr(membership, "_fingerprints", lambda m: m[:, 0].astype(np.uint64))
+    rng = np.random.default_rng(5)
+    labels = [f"v{i}" for i in rng.integers(0, 400, 1500)]
+    types = rng.choice(["email", "phone", "maid"], 1500).tolist()
+    frame = pd.DataFrame({"id_type": types, "id_hash": [h(v) for v in labels]})
+    keys = Identifiers.from_frame(frame)
+    unique = Identifiers(membership._unique(keys.keys)).to_frame()
+    assert unique.values.tolist() == frame.drop_duplicates().values.tolist()  # first occurrences, in order
+    other = frame.iloc[::3]
+    mask = membership._isin(keys.keys, Identifiers.from_frame(other).keys)
+    wanted = set(map(tuple, other.values.tolist()))
+    assert mask.tolist() == [tuple(r) in wanted for r in frame.values.tolist()]

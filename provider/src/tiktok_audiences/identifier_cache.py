@@ -144,7 +144,7 @@ class CachedRole:
         """The cached member rows of the contacts in ``keep_ids``, in batches."""
         keep = np.sort(np.asarray(keep_ids, dtype=np.int64))
         with (self.folder / f"{self.generation}-members.parquet").open("rb") as handle:
-            for batch in pq.ParquetFile(handle).iter_batches(batch_size=batch_size):
+            for batch in pq.ParquetFile(handle, pre_buffer=False).iter_batches(batch_size=batch_size):
                 table = pa.Table.from_batches([batch]).cast(MEMBER_SCHEMA)
                 mask = sorted_membership(table.column("contact_id").to_numpy(), keep)
                 if mask.any():
@@ -364,9 +364,8 @@ def _from_cache(conn, sql, segments, id_types, cached: CachedRole, writer: Cache
     started = time.perf_counter()
     ids, digests = extract.contact_digests(conn, sql, segments)
     stats.timings["extract"] += time.perf_counter() - started
-    if len(np.unique(ids)) != len(ids):
-        log.warning("The segment query returned a contact more than once; the identifier cache is not used")
-        return None
+    # (A segment query that returns a contact twice still works: each row is looked up; the cache
+    # written from it is refused when loaded, so the next run hashes everything again.)
     mask, positions = unchanged_contacts(ids, digests, cached.contact_ids, cached.digests)
     changed = ids[~mask]
     if len(ids) and len(changed) > FULL_READ_SHARE * len(ids):

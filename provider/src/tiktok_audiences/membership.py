@@ -115,21 +115,32 @@ class Identifiers:
 
 def identifier_keys(id_type: pa.Array | pa.ChunkedArray, id_hash: pa.Array | pa.ChunkedArray) -> pa.Array:
     """33-byte keys from an id type column and a column of 64-hex-digit hashes."""
+    out = np.empty((len(id_hash), KEY_WIDTH), dtype=np.uint8)
+    fill_keys(id_type, id_hash, out)
+    return keys_array(out)
+
+
+def keys_array(matrix: np.ndarray) -> pa.Array:
+    """An (n, 33) uint8 matrix as a ``fixed_size_binary(33)`` array (zero-copy)."""
+    return pa.FixedSizeBinaryArray.from_buffers(_KEY_TYPE, len(matrix), [None, pa.py_buffer(matrix)])
+
+
+def fill_keys(id_type: pa.Array | pa.ChunkedArray, id_hash: pa.Array | pa.ChunkedArray, out: np.ndarray) -> None:
+    """Write the keys of ``(id_type, id_hash)`` rows into ``out`` (an (n, 33) uint8 matrix)."""
     if isinstance(id_type, pa.ChunkedArray):
         id_type = id_type.combine_chunks() if id_type.num_chunks else pa.array([], type=pa.string())
     if isinstance(id_hash, pa.ChunkedArray):
         id_hash = id_hash.combine_chunks() if id_hash.num_chunks else pa.array([], type=pa.string())
     n = len(id_hash)
-    out = np.empty((n, KEY_WIDTH), dtype=np.uint8)
-    if n:
-        out[:, 0] = _type_codes(id_type)
-        for start in range(0, n, _BLOCK):
-            chars = _hex_matrix(id_hash.slice(start, _BLOCK))
-            nibbles = _HEX_VALUE[chars]
-            if (nibbles == 255).any():
-                raise ValueError("identifier hashes must be 64 hex digits")
-            out[start : start + len(chars), 1:] = (nibbles[:, 0::2] << 4) | nibbles[:, 1::2]
-    return pa.FixedSizeBinaryArray.from_buffers(_KEY_TYPE, n, [None, pa.py_buffer(out)])
+    if not n:
+        return
+    out[:, 0] = _type_codes(id_type)
+    for start in range(0, n, _BLOCK):
+        chars = _hex_matrix(id_hash.slice(start, _BLOCK))
+        nibbles = _HEX_VALUE[chars]
+        if (nibbles == 255).any():
+            raise ValueError("identifier hashes must be 64 hex digits")
+        out[start : start + len(chars), 1:] = (nibbles[:, 0::2] << 4) | nibbles[:, 1::2]
 
 
 def _type_codes(id_type: pa.Array) -> np.ndarray:
@@ -220,21 +231,19 @@ def build_audience(include, exclude) -> AudienceMembers:
     """
     include = MemberKeys.from_frame(include)
     exclude = MemberKeys.from_frame(exclude)
-    excluded_ids = np.unique(exclude.contact_ids)
-    in_exclude = np.isin(include.contact_ids, excluded_ids)
-    excluded_contacts = len(np.unique(include.contact_ids[in_exclude]))
-    kept_ids = include.contact_ids[~in_exclude]
-    kept_keys = include.keys.filter(pa.array(~in_exclude))
-    del include, in_exclude
-
-    held_by_excluded = _isin(kept_keys, exclude.keys)
-    excluded_identifiers = _count_distinct(kept_keys.filter(pa.array(held_by_excluded)))
-    kept_keys = kept_keys.filter(pa.array(~held_by_excluded))
-    kept_ids = kept_ids[~held_by_excluded]
-    size = _count_distinct(pa.array(kept_ids))
-    del kept_ids
-    # pc.unique keeps first occurrences in their original order.
-    identifiers = Identifiers(pc.unique(kept_keys) if len(kept_keys) else kept_keys)
+    excluded_ids = _sorted_distinct(exclude.contact_ids)
+    in_exclude = (pc.is_in(pa.array(include.contact_ids), value_set=pa.array(excluded_ids))
+                  .to_numpy(zero_copy_only=False).astype(bool)) if len(excluded_ids) else np.zeros(len(include), bool)
+    excluded_contacts = len(_sorted_distinct(include.contact_ids[in_exclude]))
+    # One mask, one copy of the keys: rows of excluded contacts, and identifiers an excluded contact holds.
+    held = _isin(include.keys, exclude.keys)
+    excluded_identifiers = _count_distinct(include.keys.filter(pa.array(held & ~in_exclude)))
+    keep = ~(in_exclude | held)
+    del in_exclude, held, exclude
+    size = len(_sorted_distinct(include.contact_ids[keep]))
+    kept_keys = include.keys.filter(pa.array(keep))
+    del include, keep
+    identifiers = Identifiers(_unique(kept_keys))
     return AudienceMembers(
         identifiers=identifiers,
         size=size,
@@ -264,6 +273,17 @@ def count_removed(desired, confirmed) -> int:
     return int((~confirmed.isin(desired)).sum())
 
 
+def _sorted_distinct(values: np.ndarray) -> np.ndarray:
+    """Distinct values, ascending (sort + compare: np.unique takes ~80x longer on 8M int64 here)."""
+    values = np.sort(values)
+    if len(values) < 2:
+        return values
+    keep = np.empty(len(values), dtype=bool)
+    keep[0] = True
+    np.not_equal(values[1:], values[:-1], out=keep[1:])
+    return values[keep]
+
+
 def _count_distinct(values: pa.Array) -> int:
     return int(pc.count_distinct(values).as_py()) if len(values) else 0
 
@@ -276,10 +296,77 @@ def _arrow_strings(column: pd.Series) -> pa.Array:
     return array.cast(pa.large_string())
 
 
+# Set operations on keys by sorting 64-bit fingerprints (8 bytes of the SHA-256, mixed with the
+# type) and checking every fingerprint match against the full 33 bytes, so results are exact.
+# Arrow's hash kernels (pc.is_in / pc.unique) would need ~550 MB of hash table for a 10M-contact
+# audience; the sorted fingerprints need ~130 MB. If two different keys of one set ever share a
+# fingerprint (odds ~1e-6 at 10M), the hash kernels are used instead.
+_CHECK_BLOCK = 1_000_000
+
+
+def _key_matrix(keys: pa.Array) -> np.ndarray:
+    n = len(keys)
+    return np.frombuffer(keys.buffers()[1], dtype=np.uint8, count=n * KEY_WIDTH,
+                         offset=keys.offset * KEY_WIDTH).reshape(n, KEY_WIDTH)
+
+
+def _fingerprints(matrix: np.ndarray) -> np.ndarray:
+    fingerprints = np.array(matrix[:, 1:9], order="C", copy=True).view(np.uint64).ravel()  # never a view
+    fingerprints ^= matrix[:, 0].astype(np.uint64) << np.uint64(56)
+    return fingerprints
+
+
+def _rows_equal(left: np.ndarray, left_rows: np.ndarray, right: np.ndarray, right_rows: np.ndarray) -> np.ndarray:
+    """``left[left_rows[i]] == right[right_rows[i]]`` over all 33 bytes, block by block."""
+    out = np.empty(len(left_rows), dtype=bool)
+    for start in range(0, len(left_rows), _CHECK_BLOCK):
+        stop = start + _CHECK_BLOCK
+        out[start:stop] = (left[left_rows[start:stop]] == right[right_rows[start:stop]]).all(axis=1)
+    return out
+
+
+def _unique(keys: pa.Array) -> pa.Array:
+    """The distinct keys, each at its first occurrence, in their original order."""
+    if len(keys) == 0:
+        return keys
+    matrix = _key_matrix(keys)
+    fingerprints = _fingerprints(matrix)
+    order = np.argsort(fingerprints, kind="stable")
+    fingerprints = fingerprints[order]
+    same = np.flatnonzero(fingerprints[1:] == fingerprints[:-1])
+    del fingerprints
+    if len(same) and not _rows_equal(matrix, order[same], matrix, order[same + 1]).all():
+        return pc.unique(keys)  # a fingerprint shared by two different keys
+    repeated = np.zeros(len(order), dtype=bool)
+    repeated[same + 1] = True
+    first = order[~repeated]  # stable sort: the first of each run is the earliest occurrence
+    first.sort()
+    return keys.take(pa.array(first))
+
+
 def _isin(keys: pa.Array, values: pa.Array) -> np.ndarray:
     """Boolean mask: which ``keys`` occur in ``values``."""
     if len(keys) == 0:
         return np.zeros(0, dtype=bool)
     if len(values) == 0:
         return np.zeros(len(keys), dtype=bool)
-    return pc.is_in(keys, value_set=values).to_numpy(zero_copy_only=False).astype(bool)
+    value_matrix = _key_matrix(values)
+    value_prints = _fingerprints(value_matrix)
+    order = np.argsort(value_prints)
+    value_prints = value_prints[order]
+    if (value_prints[1:] == value_prints[:-1]).any():
+        return pc.is_in(keys, value_set=values).to_numpy(zero_copy_only=False).astype(bool)
+    key_matrix = _key_matrix(keys)
+    key_prints = _fingerprints(key_matrix)
+    # Search in ascending order of the keys' fingerprints: ~10x faster than random order at 10M.
+    key_order = np.argsort(key_prints)
+    positions = np.empty(len(key_prints), dtype=np.int64)
+    positions[key_order] = np.searchsorted(value_prints, key_prints[key_order])
+    del key_order
+    np.minimum(positions, len(value_prints) - 1, out=positions)
+    candidates = np.flatnonzero(value_prints[positions] == key_prints)
+    del key_prints, value_prints
+    found = np.zeros(len(keys), dtype=bool)
+    # With distinct fingerprints among the values, a matching fingerprint is a match iff the keys are equal.
+    found[candidates] = _rows_equal(key_matrix, candidates, value_matrix, order[positions[candidates]])
+    return found

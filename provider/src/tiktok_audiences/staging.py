@@ -75,15 +75,24 @@ def read_frame(path) -> pd.DataFrame:
 
 def read_member_keys(path, batch_size: int = 250_000):
     """A member file as :class:`~tiktok_audiences.membership.MemberKeys`, converted batch by batch
-    (the hex strings of the whole file are never in memory at once)."""
-    from tiktok_audiences.membership import MemberKeys
+    into arrays sized up front (the file's hex strings are never in memory at once, nor two copies
+    of the keys)."""
+    import numpy as np
 
-    parts = []
+    from tiktok_audiences.membership import KEY_WIDTH, MemberKeys, fill_keys, keys_array
+
     with path.open("rb") as handle:
-        for batch in pq.ParquetFile(handle).iter_batches(batch_size=batch_size,
-                                                         columns=["contact_id", "id_type", "id_hash"]):
-            parts.append(MemberKeys.from_frame(pa.Table.from_batches([batch])))
-    return MemberKeys.concat(parts)
+        parquet = pq.ParquetFile(handle, pre_buffer=False)
+        rows = parquet.metadata.num_rows
+        ids = np.empty(rows, dtype=np.int64)
+        keys = np.empty((rows, KEY_WIDTH), dtype=np.uint8)
+        at = 0
+        for batch in parquet.iter_batches(batch_size=batch_size, columns=["contact_id", "id_type", "id_hash"]):
+            n = batch.num_rows
+            ids[at : at + n] = batch.column(0).to_numpy()
+            fill_keys(batch.column(1), batch.column(2), keys[at : at + n])
+            at += n
+    return MemberKeys(ids[:at], keys_array(keys[:at]))
 
 
 def remove_folder(path) -> bool:

@@ -619,12 +619,12 @@ def _copy_in_members(conn: Connection, key: str, identifiers: pd.DataFrame) -> b
     """
     if identifiers.empty:
         return True
-    types = identifiers["id_type"].astype("str").tolist()
-    hashes = identifiers["id_hash"].astype("str").tolist()
-    if any(c in v for v in set(types) for c in _COPY_SAFE):
+    type_column = identifiers["id_type"].astype("str")
+    hash_column = identifiers["id_hash"].astype("str")
+    if any(c in v for v in set(type_column.unique().tolist()) for c in _COPY_SAFE):
         return False
     # Hashes are hex; anything else (never produced by this package) takes the INSERT path.
-    if not identifiers["id_hash"].astype("str").str.fullmatch(r"[0-9A-Za-z]*").all():
+    if not hash_column.str.fullmatch(r"[0-9A-Za-z]*").all():
         return False
     table = confirmed_members.name
     statement = f"COPY {table} (audience_key, id_type, id_hash) FROM STDIN"
@@ -633,10 +633,12 @@ def _copy_in_members(conn: Connection, key: str, identifiers: pd.DataFrame) -> b
     if not module.startswith("psycopg"):
         return False
     prefix = _copy_text(key) + "\t"
-    for start in range(0, len(hashes), _INSERT_CHUNK * 4):
+    step = _INSERT_CHUNK * 4
+    # Python strings only for one chunk at a time (a whole 10M-contact audience as str objects is ~1.5 GB).
+    for start in range(0, len(hash_column), step):
         data = "".join(
-            f"{prefix}{t}\t{h}\n" for t, h in zip(types[start : start + _INSERT_CHUNK * 4],
-                                                  hashes[start : start + _INSERT_CHUNK * 4], strict=True)
+            f"{prefix}{t}\t{h}\n" for t, h in zip(type_column.iloc[start : start + step].tolist(),
+                                                  hash_column.iloc[start : start + step].tolist(), strict=True)
         )
         if module.startswith("psycopg2"):
             import io
@@ -646,6 +648,8 @@ def _copy_in_members(conn: Connection, key: str, identifiers: pd.DataFrame) -> b
         else:
             with raw.cursor() as cursor, cursor.copy(statement) as copy:
                 copy.write(data)
+        del data
+    hashes = hash_column
     if len(hashes) >= _ANALYZE_AFTER_ROWS:
         # After a bulk load the planner's statistics still describe the table as it was; without
         # fresh ones it plans the next run's REMOVE deletes (id_hash IN (...)) as a scan of every
