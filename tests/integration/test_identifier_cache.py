@@ -6,6 +6,7 @@ independently (hashlib over values already in TikTok's normal form, tests/integr
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pyarrow as pa
@@ -79,8 +80,9 @@ def test_cache_from_an_older_normalization_version_is_not_used(audience_env, con
     (folder / "manifest.json").write_text(json.dumps(manifest))
     members_path = folder / f"{manifest['generation']}-members.parquet"
     table = pq.read_table(members_path)
-    stale = pa.array([sha("old rules " + h) for h in table.column("id_hash").to_pylist()])
-    pq.write_table(table.set_column(table.schema.get_field_index("id_hash"), "id_hash", stale), members_path)
+    stale = pa.array([k[:1] + hashlib.sha256(b"old rules" + k).digest() for k in table.column("key").to_pylist()],
+                     type=table.schema.field("key").type)
+    pq.write_table(table.set_column(table.schema.get_field_index("key"), "key", stale), members_path)
 
     expected = churn(contacts)
     assert audience_env.run("buyers").state == "success"

@@ -36,14 +36,12 @@ def contacts(request, tmp_path) -> ContactDatabase:
 def members(db: ContactDatabase, segment_ids, folder, id_types=TYPES) -> tuple[set, RoleStats]:
     sql = extract.SqlTemplates.load(SQL_DIR)
     stats = RoleStats()
-    rows: set[tuple[int, str, str]] = set()
+    rows: set[tuple[int, bytes]] = set()
     with extract.read_only(db.engine) as conn:
         segments = extract.resolve_segments(conn, sql, segment_ids, {}, {})
         for frame in role_members(conn, sql, [segments[s] for s in segment_ids], id_types, folder,
                                   chunk_size=64, stats=stats):
-            table = frame if not hasattr(frame, "to_pandas") else frame.to_pandas()
-            rows.update(zip(table["contact_id"].tolist(), table["id_type"].tolist(), table["id_hash"].tolist(),
-                            strict=True))
+            rows.update(zip(frame.column("contact_id").to_pylist(), frame.column("key").to_pylist(), strict=True))
     return rows, stats
 
 

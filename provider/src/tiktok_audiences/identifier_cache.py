@@ -50,12 +50,13 @@ from sqlalchemy.engine import Connection
 
 from tiktok_audiences import extract
 from tiktok_audiences.identifiers import NORMALIZATION_VERSION, hash_members, outcome_counts
+from tiktok_audiences.membership import MemberKeys
 from tiktok_audiences.staging import MEMBER_SCHEMA
 
 log = logging.getLogger(__name__)
 
 CACHE_ENV = "TIKTOK_AUDIENCES_CACHE_URL"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: members as 33-byte keys
 MANIFEST = "manifest.json"
 #: Above this share of new or changed contacts, streaming everything beats fetching them by id.
 FULL_READ_SHARE = 0.5
@@ -214,12 +215,10 @@ class CacheWriter:
         self._contacts.write_table(pa.Table.from_arrays(columns, schema=self.schema))
         self.contacts += len(ids)
 
-    def add_members(self, members: pd.DataFrame | pa.Table) -> None:
+    def add_members(self, members: pa.Table) -> None:
         if len(members) == 0:
             return
-        if isinstance(members, pd.DataFrame):
-            members = pa.Table.from_pandas(members, schema=MEMBER_SCHEMA, preserve_index=False)
-        self._members.write_table(members)
+        self._members.write_table(members.cast(MEMBER_SCHEMA))
 
     def _close(self) -> None:
         for writer in (self._contacts, self._members):
@@ -289,8 +288,8 @@ def role_members(
     *,
     chunk_size: int = 100_000,
     stats: RoleStats | None = None,
-) -> Iterator[pd.DataFrame | pa.Table]:
-    """The hashed member rows (``contact_id, id_type, id_hash``) of the segments' contacts.
+) -> Iterator[pa.Table]:
+    """The hashed member rows (``contact_id``, ``key``: see :data:`staging.MEMBER_SCHEMA`) of the segments' contacts.
 
     With a usable cache in ``folder`` only new and changed contacts are read in full and hashed;
     the result is the same as hashing every contact (tested). The next cache generation is written
@@ -334,7 +333,7 @@ def _commit(writer: CacheWriter, stats: RoleStats) -> None:
     stats.timings["extract"] += time.perf_counter() - started
 
 
-def _hash_all(conn, sql, segments, id_types, writer, chunk_size, stats) -> Iterator[pd.DataFrame]:
+def _hash_all(conn, sql, segments, id_types, writer, chunk_size, stats) -> Iterator[pa.Table]:
     chunks = extract.iter_contacts(conn, sql, segments, chunk_size=chunk_size, with_digest=writer is not None)
     while True:
         started = time.perf_counter()
@@ -345,21 +344,22 @@ def _hash_all(conn, sql, segments, id_types, writer, chunk_size, stats) -> Itera
         yield _hash_chunk(raw, id_types, writer, stats)
 
 
-def _hash_chunk(raw: pd.DataFrame, id_types, writer: CacheWriter | None, stats: RoleStats) -> pd.DataFrame:
+def _hash_chunk(raw: pd.DataFrame, id_types, writer: CacheWriter | None, stats: RoleStats) -> pa.Table:
     started = time.perf_counter()
     result = hash_members(raw, id_types)
+    members = MemberKeys.from_frame(result.members).table()
     stats.count(result.outcomes, len(raw))
     stats.hashed += len(raw)
     if writer is not None:
         writer.add_contacts(raw["contact_id"].to_numpy(dtype=np.int64),
                             raw[extract.DIGEST_COLUMN].to_numpy(dtype=np.int64), result.outcomes)
-        writer.add_members(result.members)
+        writer.add_members(members)
     stats.timings["normalize_hash"] += time.perf_counter() - started
-    return result.members
+    return members
 
 
 def _from_cache(conn, sql, segments, id_types, cached: CachedRole, writer: CacheWriter,
-                stats: RoleStats) -> Iterator[pd.DataFrame | pa.Table] | None:
+                stats: RoleStats) -> Iterator[pa.Table] | None:
     """Reuse cached hashes; None when too many contacts changed for that to pay off."""
     started = time.perf_counter()
     ids, digests = extract.contact_digests(conn, sql, segments)
@@ -371,7 +371,7 @@ def _from_cache(conn, sql, segments, id_types, cached: CachedRole, writer: Cache
     if len(ids) and len(changed) > FULL_READ_SHARE * len(ids):
         return None
 
-    def produce() -> Iterator[pd.DataFrame | pa.Table]:
+    def produce() -> Iterator[pa.Table]:
         started = time.perf_counter()
         reused_ids = ids[mask]
         outcomes = {t: cached.outcomes[t][positions[mask]] for t in id_types}

@@ -187,6 +187,25 @@ class MemberKeys:
         ids = frame.column("contact_id").to_numpy()
         return cls(np.asarray(ids, dtype=np.int64), Identifiers.from_frame(frame).keys)
 
+    def table(self) -> pa.Table:
+        """As a staging member table (``contact_id``, ``key``)."""
+        return pa.table({"contact_id": pa.array(self.contact_ids, type=pa.int64()), "key": self.keys})
+
+    def to_frame(self) -> pd.DataFrame:
+        """``contact_id``, ``id_type``, ``id_hash`` (hex) — for tests and inspection."""
+        frame = Identifiers(self.keys).to_frame()
+        frame.insert(0, "contact_id", self.contact_ids)
+        return frame
+
+    @classmethod
+    def from_table(cls, table: pa.Table) -> MemberKeys:
+        """From a staging member table (``contact_id``, ``key``)."""
+        keys = table.column("key")
+        keys = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) and keys.num_chunks else keys
+        if isinstance(keys, pa.ChunkedArray):
+            keys = pa.array([], type=_KEY_TYPE)
+        return cls(np.asarray(table.column("contact_id").to_numpy(), dtype=np.int64), keys)
+
     @classmethod
     def concat(cls, parts: list[MemberKeys]) -> MemberKeys:
         if not parts:
