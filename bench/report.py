@@ -56,6 +56,16 @@ def table(results: dict) -> str:
             f"{naive['wall_s']:.1f} / {naive['bytes_sent']:,} | {inc['wall_s']:.1f} / {inc['bytes_sent']:,} | "
             f"{'all pass' if ok else 'FAILED: ' + ', '.join(k for k, v in size['checks'].items() if not v)} |"
         )
+    lines += ["", "| contacts | scenario | identifier cache, include: state / contacts reused / hashed | exclude | "
+              "load avg (1 min) before → after |", "|---:|---|---|---|---|"]
+    for size in results["sizes"]:
+        for r in size["scenarios"]:
+            cache = r.get("identifier_cache") or {}
+            cells = [f"{c['state']} / {c['reused']:,} / {c['hashed']:,}" if (c := cache.get(role)) else "n/a"
+                     for role in ("include", "exclude")]
+            load = r.get("loadavg_1m")
+            lines.append(f"| {size['contacts']:,} | {r['scenario']} | {cells[0]} | {cells[1]} | "
+                         f"{f'{load[0]:.1f} → {load[1]:.1f}' if load else 'n/a'} |")
     return "\n".join(lines) + "\n"
 
 

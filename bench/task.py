@@ -1,6 +1,6 @@
 """Run one task of an audience DAG run — the operator's real execute() — in this process.
 
-Usage: python bench/task.py extract|sync RUN_ID [--full-resync] [--profile FILE]
+Usage: python bench/task.py extract|sync RUN_ID [--full-resync] [--no-cache] [--profile FILE]
 
 Connections come from AIRFLOW_CONN_* variables set by bench/bench.py. Prints one JSON line:
 the operator's return value plus this process's peak RSS (the task process, as a worker runs it).
@@ -53,6 +53,7 @@ def main() -> None:
     parser.add_argument("task", choices=["extract", "sync"])
     parser.add_argument("run_id")
     parser.add_argument("--full-resync", action="store_true")
+    parser.add_argument("--no-cache", action="store_true", help="extract without the identifier cache")
     parser.add_argument("--profile")
     args = parser.parse_args()
     started = time.perf_counter()
@@ -64,7 +65,7 @@ def main() -> None:
     if args.task == "extract":
         op = AudienceMembersExtractOperator(
             task_id="extract_members", audience=AUDIENCE, sql_dir=sql_dir,
-            staging_url=os.environ["TIKTOK_AUDIENCES_STAGING_URL"],
+            staging_url=os.environ["TIKTOK_AUDIENCES_STAGING_URL"], identifier_cache=not args.no_cache,
         )
     else:
         with open(os.environ["BENCH_EXTRACT_SUMMARY"]) as handle:

@@ -1,10 +1,11 @@
-"""CI smoke run of the benchmark harness (bench/bench.py) at 30,000 contacts: correctness, not time.
+"""CI smoke run of the benchmark harness (bench/bench.py) at 100,000 contacts: correctness, not time.
 
 The same harness as ``make bench`` — COPY-generated reference schema, each task as its own process
 calling the operator's execute(), the sandbox over HTTP — checks after each scenario that TikTok
 holds exactly the expected member set (computed here, contact by contact, with the scalar
 normalizers), that a no-change sync sends nothing and that an incremental sync sends at most
-1.05× the identifiers that changed.
+1.05× the identifiers that changed — with the identifier cache on, so TikTok's set after the churn
+also proves that reused hashes equal a full re-hash.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from tests.fixtures import PROJECT_DIR
 
 pytestmark = pytest.mark.integration
 
-CONTACTS = 30_000
+CONTACTS = 100_000
 
 
 def expected_members(engine: sa.Engine) -> set[tuple[str, str]]:
@@ -64,3 +65,7 @@ def test_benchmark_harness_syncs_exactly_what_changed(postgres_admin, tmp_path):
     assert 0 < by["incremental"]["changed_identifiers"]
     assert by["incremental"]["sent_identifiers"] <= 1.05 * by["incremental"]["changed_identifiers"]
     assert by["naive_replace"]["sent_identifiers"] == by["naive_replace"]["identifiers"]
+    # The incremental and no-change runs reused the cache: only new and changed contacts were hashed.
+    for scenario in ("incremental", "nochange"):
+        cache = by[scenario]["identifier_cache"]["include"]
+        assert cache["state"] == "warm" and cache["hashed"] <= 0.02 * CONTACTS, (scenario, cache)

@@ -45,6 +45,8 @@ def test_no_raw_identifier_or_token_anywhere_after_success_and_failure(audience_
     assert leaks == [], f"found in task logs: {leaks[:3]}"
 
     airflow_home = Path(os.environ["AIRFLOW_HOME"])  # Airflow's DB (XCom, rendered fields), staging, logs
+    # The identifier cache (hashes kept between runs) lives under AIRFLOW_HOME too, so it is scanned.
+    assert list((airflow_home / "tiktok_audiences" / "cache" / "private").rglob("*.parquet"))
     for path in files_under(airflow_home, tmp_path):
         content = path.read_bytes()
         leaks = [n for n in needles if n in content]

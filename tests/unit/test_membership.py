@@ -2,19 +2,37 @@
 
 from __future__ import annotations
 
-import pandas as pd
+import hashlib
 
-from tiktok_audiences.membership import build_audience, diff_members, empty_identifiers, empty_members
+import pandas as pd
+import pytest
+
+from tiktok_audiences.membership import (
+    Identifiers,
+    build_audience,
+    count_removed,
+    diff_members,
+    empty_identifiers,
+    empty_members,
+)
+
+
+def h(label: str) -> str:
+    """A SHA-256 hex digest standing for an identifier called ``label``."""
+    return hashlib.sha256(label.encode()).hexdigest()
 
 
 def members(*rows: tuple[int, str, str]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=["contact_id", "id_type", "id_hash"]).astype(
+    return pd.DataFrame([(c, t, h(v)) for c, t, v in rows], columns=["contact_id", "id_type", "id_hash"]).astype(
         {"contact_id": "int64", "id_type": "str", "id_hash": "str"}
     )
 
 
-def identifiers(frame: pd.DataFrame) -> set[tuple[str, str]]:
-    return set(zip(frame["id_type"], frame["id_hash"], strict=True))
+def identifiers(frame: pd.DataFrame | Identifiers) -> set[tuple[str, str]]:
+    if isinstance(frame, Identifiers):
+        frame = frame.to_frame()
+    labels = {h(v): v for v in ("a", "b", "c", "m", "p1", "x", "old", "shared")}
+    return {(t, labels.get(v, v)) for t, v in zip(frame["id_type"], frame["id_hash"], strict=True)}
 
 
 def test_audience_is_include_minus_excluded_contacts():
@@ -68,3 +86,45 @@ def test_emptied_audience_removes_everything():
     confirmed = members((1, "email", "a"))[["id_type", "id_hash"]]
     changes = diff_members(empty_identifiers(), confirmed)
     assert identifiers(changes.removals) == {("email", "a")} and changes.additions.empty
+
+
+def test_identifier_keys_round_trip_to_lowercase_hex():
+    frame = members((1, "email", "a"), (2, "phone", "b"), (3, "maid", "m"))[["id_type", "id_hash"]]
+    upper = frame.assign(id_hash=frame["id_hash"].str.upper())
+    back = Identifiers.from_frame(upper).to_frame()
+    assert back.values.tolist() == frame.values.tolist()
+    assert str(back["id_hash"].dtype) == "str"
+
+
+def test_a_hash_that_is_not_64_hex_digits_is_refused():
+    with pytest.raises(ValueError, match="64 hex digits"):
+        Identifiers.from_frame(pd.DataFrame({"id_type": ["email"], "id_hash": ["not-a-hash"]}))
+
+
+def test_count_removed_matches_the_diff():
+    desired = members((1, "email", "a"), (2, "email", "b"))[["id_type", "id_hash"]]
+    confirmed = members((0, "email", "b"), (0, "email", "old"), (0, "phone", "a"))[["id_type", "id_hash"]]
+    assert count_removed(desired, confirmed) == len(diff_members(desired, confirmed).removals) == 2
+
+
+@pytest.mark.parametrize("collide", [False, True])
+def test_set_operations_are_exact_even_when_fingerprints_collide(monkeypatch, collide):
+    """Keys are compared by sorted 64-bit fingerprints, checked against all 33 bytes; when two
+    different keys share a fingerprint the exact hash kernels take over."""
+    import numpy as np
+
+    from tiktok_audiences import membership
+
+    if collide:  # every key of a type gets the same fingerprint
+        monkeypatch.setattr(membership, "_fingerprints", lambda m: m[:, 0].astype(np.uint64))
+    rng = np.random.default_rng(5)
+    labels = [f"v{i}" for i in rng.integers(0, 400, 1500)]
+    types = rng.choice(["email", "phone", "maid"], 1500).tolist()
+    frame = pd.DataFrame({"id_type": types, "id_hash": [h(v) for v in labels]})
+    keys = Identifiers.from_frame(frame)
+    unique = Identifiers(membership._unique(keys.keys)).to_frame()
+    assert unique.values.tolist() == frame.drop_duplicates().values.tolist()  # first occurrences, in order
+    other = frame.iloc[::3]
+    mask = membership._isin(keys.keys, Identifiers.from_frame(other).keys)
+    wanted = set(map(tuple, other.values.tolist()))
+    assert mask.tolist() == [tuple(r) in wanted for r in frame.values.tolist()]

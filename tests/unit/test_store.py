@@ -94,3 +94,37 @@ def test_lookalike_row_round_trip(tmp_path):
     store.register_audience({"key": "vip", "name": "VIP", "integration": "tiktok_default"}, "d", initial_status="Pending")
     store.delete_audience("vip")
     assert store.get_lookalike("vip") is None
+def test_confirmed_identifiers_load_as_keys_on_sqlite_and_postgresql(tmp_path, postgres_database):
+    import hashlib
+
+    from tiktok_audiences.store import _KeyBlocks
+
+    hashes = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(3000)]
+    frame = pd.DataFrame({"id_type": ["email", "phone", "maid"] * 1000, "id_hash": hashes})
+    psycopg3 = sa.create_engine(postgres_database.url.set(drivername="postgresql+psycopg"))
+    for engine in (sqlite_engine(str(tmp_path / "m.db")), postgres_database, psycopg3):
+        store = AudienceStore(engine)
+        store.migrate()
+        if engine is not psycopg3:  # the same database as postgres_database, read with the other driver
+            store.confirm_added("k", frame)
+            store.confirm_added("other", frame.iloc[:5])
+        loaded = store.load_confirmed_identifiers("k").to_frame()
+        assert sorted(map(tuple, loaded.values.tolist())) == sorted(map(tuple, frame.values.tolist()))
+    # COPY output is parsed in blocks; a block boundary never splits a row.
+    sink = _KeyBlocks()
+    sink._BLOCK = 1000
+    for start in range(0, 3000, 7):
+        sink.write("".join(f"{t}\t{h}\n" for t, h in zip(frame["id_type"][start:start + 7],
+                                                          frame["id_hash"][start:start + 7], strict=True)))
+    sink.close()
+    assert sum(len(p) for p in sink.parts) == 3000 and len(sink.parts) > 10
+
+
+def test_large_static_segment_snapshot_round_trips_on_postgresql(postgres_database):
+    store = AudienceStore(postgres_database)
+    store.migrate()
+    segments = [{"segment_id": 2, "name": "Static", "criteria": None}]
+    for members in (range(1, 2001), range(1000, 3500)):  # saved twice: the second replaces the first
+        static = pd.DataFrame({"segment_id": 2, "contact_id": list(members)})
+        store.save_segment_snapshot("k", segments, static)
+    assert sorted(store.load_snapshot_members("k", 2)) == list(range(1000, 3500))

@@ -7,6 +7,10 @@ criteria (user-written SQL) are checked to be a single boolean expression before
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
+import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -14,11 +18,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 import sqlalchemy as sa
 import sqlparse
 from sqlalchemy.engine import Connection, Engine
 from sqlparse import tokens as T
+
+from tiktok_audiences import pgcopy
 
 RAW_COLUMNS = ["contact_id", "email", "phone", "phone_country", "mobile_ad_id"]
 SQL_FILES = (
@@ -158,7 +167,24 @@ def read_only(engine: Engine) -> Iterator[Connection]:
         else:
             with conn.begin():
                 conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+                if engine.dialect.name == "postgresql":
+                    # A static segment in an OR is a hashed subplan only if its members fit in
+                    # work_mem (4 MB by default, ~150k contacts); beyond that PostgreSQL scans the
+                    # member list once per contact, which never finishes at millions of contacts.
+                    conn.exec_driver_sql(f"SET LOCAL work_mem = '{extract_work_mem()}'")
                 yield conn
+
+
+WORK_MEM_ENV = "TIKTOK_AUDIENCES_EXTRACT_WORK_MEM"
+_WORK_MEM = re.compile(r"\d{1,7}\s*(kB|MB|GB)")
+
+
+def extract_work_mem() -> str:
+    """PostgreSQL ``work_mem`` for the extraction transaction (``$TIKTOK_AUDIENCES_EXTRACT_WORK_MEM``, default 256MB)."""
+    value = os.environ.get(WORK_MEM_ENV, "256MB").strip()
+    if not _WORK_MEM.fullmatch(value):
+        raise ValueError(f"{WORK_MEM_ENV}={value!r} is not a PostgreSQL memory size. Fix: use e.g. 256MB or 1GB")
+    return value
 
 
 def resolve_segments(
@@ -230,18 +256,59 @@ def segment_filter(sql: SqlTemplates, segments: Sequence[Segment]) -> str | None
     return " OR ".join(parts) if parts else None
 
 
+#: The digest of a contact's raw identifier columns, computed by PostgreSQL so raw values never have
+#: to leave the database to find out whether they changed: PostgreSQL's 64-bit string hash
+#: (``hashtextextended``, the one hash partitioning relies on being stable) over the columns, each
+#: written as ``<length>:<value>`` (a NULL adds nothing, '' adds "0:"), which no two different rows
+#: share. Half the database time of ``md5(ROW(...)::text)`` (4.9 s vs 9.9 s for 5.5M contacts).
+PG_DIGEST = (
+    "hashtextextended(concat(length(c.email), ':', c.email, length(c.phone), ':', c.phone, "
+    "length(c.phone_country), ':', c.phone_country, length(c.mobile_ad_id), ':', c.mobile_ad_id), 0)"
+)
+DIGEST_COLUMN = "digest"
+
+
+def digest_kind(conn: Connection) -> str:
+    """How this database's contact digests are computed (a cache only compares digests of one kind)."""
+    return "postgresql-hashtextextended-lp" if conn.dialect.name == "postgresql" else "python-md5-json"
+
+
+def python_digests(frame: pd.DataFrame) -> np.ndarray:
+    """The digest of each row's raw identifier columns, computed here (databases without :data:`PG_DIGEST`)."""
+    columns = [frame[c].astype(object).where(frame[c].notna(), None).tolist() for c in RAW_COLUMNS[1:]]
+    out = np.empty(len(frame), dtype=np.int64)
+    for i, values in enumerate(zip(*columns, strict=True)):
+        digest = hashlib.md5(json.dumps(values, default=str).encode("utf-8"), usedforsecurity=False).digest()
+        out[i] = int.from_bytes(digest[:8], "big", signed=True)
+    return out
+
+
 def iter_contacts(
-    conn: Connection, sql: SqlTemplates, segments: Sequence[Segment], *, chunk_size: int = 100_000
+    conn: Connection,
+    sql: SqlTemplates,
+    segments: Sequence[Segment],
+    *,
+    chunk_size: int = 100_000,
+    with_digest: bool = False,
 ) -> Iterator[pd.DataFrame]:
-    """Raw contacts of the given segments, in chunks, each contact once per query."""
+    """Raw contacts of the given segments, in chunks, each contact once per query.
+
+    :param with_digest: add a ``digest`` column (int64) over the raw identifier columns
+    """
     where = segment_filter(sql, segments)
     seen_remembered: set[int] = set()
     if where is not None:
-        statement = sa.text(sql.render("segment_contacts.sql", segment_filter=where))
+        inner = sql.render("segment_contacts.sql", segment_filter=where)
+        in_database = with_digest and conn.dialect.name == "postgresql"
+        statement = sa.text(_with_pg_digest(inner) if in_database else inner)
+        columns = RAW_COLUMNS + [DIGEST_COLUMN] if in_database else RAW_COLUMNS
         try:
             result = conn.execution_options(stream_results=True, yield_per=chunk_size).execute(statement)
             for rows in result.partitions(chunk_size):
-                yield pd.DataFrame.from_records(rows, columns=RAW_COLUMNS)
+                frame = pd.DataFrame.from_records(rows, columns=columns)
+                if with_digest and not in_database:
+                    frame[DIGEST_COLUMN] = python_digests(frame)
+                yield frame
         except sa.exc.DBAPIError as err:
             raise SegmentError(_criteria_failure(segments, err)) from None
     for segment in segments:
@@ -249,11 +316,139 @@ def iter_contacts(
             continue
         ids = [c for c in segment.remembered_members if c not in seen_remembered]
         seen_remembered.update(ids)
-        statement = sa.text(sql.render("contacts_by_id.sql")).bindparams(sa.bindparam("contact_ids", expanding=True))
-        for start in range(0, len(ids), 10_000):
-            rows = conn.execute(statement, {"contact_ids": ids[start : start + 10_000]}).all()
+        yield from contacts_by_ids(conn, sql, ids, with_digest=with_digest)
+
+
+def contacts_by_ids(
+    conn: Connection, sql: SqlTemplates, ids: Sequence[int], *, with_digest: bool = False, batch: int = 10_000
+) -> Iterator[pd.DataFrame]:
+    """Raw identifiers of the given contacts (``contacts_by_id.sql``), in batches."""
+    inner = sql.render("contacts_by_id.sql")
+    in_database = with_digest and conn.dialect.name == "postgresql"
+    statement = sa.text(_with_pg_digest(inner) if in_database else inner).bindparams(
+        sa.bindparam("contact_ids", expanding=True)
+    )
+    columns = RAW_COLUMNS + [DIGEST_COLUMN] if in_database else RAW_COLUMNS
+    ids = [int(c) for c in ids]
+    for start in range(0, len(ids), batch):
+        rows = conn.execute(statement, {"contact_ids": ids[start : start + batch]}).all()
+        if rows:
+            frame = pd.DataFrame.from_records(rows, columns=columns)
+            if with_digest and not in_database:
+                frame[DIGEST_COLUMN] = python_digests(frame)
+            yield frame
+
+
+def segment_contacts_by_ids(
+    conn: Connection, sql: SqlTemplates, segments: Sequence[Segment], ids: Sequence[int], *,
+    chunk_size: int = 100_000, batch: int = 10_000,
+) -> Iterator[pd.DataFrame]:
+    """Raw identifiers and digests of those of ``ids`` that are in the segments (the segment query
+    restricted to these contacts, so values are read exactly as a full read reads them)."""
+    where = segment_filter(sql, segments)
+    if where is None or len(ids) == 0:
+        return
+    inner = sql.render("segment_contacts.sql", segment_filter=where)
+    ids = [int(c) for c in ids]
+    try:
+        if conn.dialect.name == "postgresql":
+            # One statement with an array parameter: PostgreSQL turns it into index look-ups.
+            statement = sa.text(_with_pg_digest(inner) + " WHERE c.contact_id = ANY(CAST(:ids AS bigint[]))")
+            result = conn.execution_options(stream_results=True, yield_per=chunk_size).execute(statement, {"ids": ids})
+            for rows in result.partitions(chunk_size):
+                yield pd.DataFrame.from_records(rows, columns=RAW_COLUMNS + [DIGEST_COLUMN])
+            return
+        columns = ", ".join(f"c.{c}" for c in RAW_COLUMNS)
+        statement = sa.text(f"SELECT {columns} FROM ({inner}) AS c WHERE c.contact_id IN :ids").bindparams(
+            sa.bindparam("ids", expanding=True)
+        )
+        for start in range(0, len(ids), batch):
+            rows = conn.execute(statement, {"ids": ids[start : start + batch]}).all()
             if rows:
-                yield pd.DataFrame.from_records(rows, columns=RAW_COLUMNS)
+                frame = pd.DataFrame.from_records(rows, columns=RAW_COLUMNS)
+                frame[DIGEST_COLUMN] = python_digests(frame)
+                yield frame
+    except sa.exc.DBAPIError as err:
+        raise SegmentError(_criteria_failure(segments, err)) from None
+
+
+def contact_digests(conn: Connection, sql: SqlTemplates, segments: Sequence[Segment]) -> tuple[np.ndarray, np.ndarray]:
+    """``(contact_ids, digests)`` of the segments' contacts (int64 arrays, in the query's order).
+
+    On PostgreSQL only ids and digests leave the database (``COPY … TO STDOUT`` parsed by Arrow);
+    elsewhere the raw rows are read and digested here. Segments with remembered members are not
+    supported (the caller reads those in full).
+    """
+    where = segment_filter(sql, segments)
+    if where is None:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    inner = sql.render("segment_contacts.sql", segment_filter=where)
+    if conn.dialect.name == "postgresql" and pgcopy.driver(conn) is not None:
+        statement = f"COPY (SELECT c.contact_id, {PG_DIGEST} FROM ({inner}) AS c) TO STDOUT"
+        parser = _IntPairs()
+        try:
+            pgcopy.copy_out(conn, statement, parser, read_only=True, settings={"work_mem": extract_work_mem()})
+            parser.close()
+        except Exception as err:
+            if not type(err).__module__.startswith("psycopg"):
+                raise
+            raise SegmentError(_criteria_failure(segments, err)) from None
+        return parser.arrays()
+    ids, digests = [], []
+    for frame in iter_contacts(conn, sql, segments, with_digest=True):
+        ids.append(frame["contact_id"].to_numpy(dtype=np.int64))
+        digests.append(frame[DIGEST_COLUMN].to_numpy(dtype=np.int64))
+    if not ids:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(ids), np.concatenate(digests)
+
+
+def _with_pg_digest(inner: str) -> str:
+    columns = ", ".join(f"c.{c}" for c in RAW_COLUMNS)
+    return f"SELECT {columns}, {PG_DIGEST} AS {DIGEST_COLUMN} FROM ({inner}) AS c"
+
+
+class _IntPairs:
+    """A COPY sink for rows of two integers, parsed by Arrow in blocks of ~8 MB (bounded memory)."""
+
+    _BLOCK = 8 << 20
+
+    def __init__(self) -> None:
+        self._pending = bytearray()
+        self._first: list[np.ndarray] = []
+        self._second: list[np.ndarray] = []
+
+    def write(self, data: bytes | str) -> int:
+        if isinstance(data, str):
+            data = data.encode("ascii")
+        self._pending += data
+        if len(self._pending) >= self._BLOCK:
+            cut = self._pending.rfind(b"\n") + 1
+            self._parse(bytes(self._pending[:cut]))
+            del self._pending[:cut]
+        return len(data)
+
+    def close(self) -> None:
+        if self._pending:
+            self._parse(bytes(self._pending))
+            self._pending.clear()
+
+    def _parse(self, block: bytes) -> None:
+        if not block:
+            return
+        table = pacsv.read_csv(
+            io.BytesIO(block),
+            read_options=pacsv.ReadOptions(column_names=["a", "b"]),
+            parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False),
+            convert_options=pacsv.ConvertOptions(column_types={"a": pa.int64(), "b": pa.int64()}),
+        )
+        self._first.append(table.column("a").to_numpy())
+        self._second.append(table.column("b").to_numpy())
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        if not self._first:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        return np.concatenate(self._first), np.concatenate(self._second)
 
 
 def static_members(conn: Connection, sql: SqlTemplates, segments: Sequence[Segment]) -> pd.DataFrame:
@@ -276,7 +471,7 @@ def static_members(conn: Connection, sql: SqlTemplates, segments: Sequence[Segme
     return pd.concat(frames, ignore_index=True).astype("int64")
 
 
-def _criteria_failure(segments: Sequence[Segment], err: sa.exc.DBAPIError) -> str:
+def _criteria_failure(segments: Sequence[Segment], err: Exception) -> str:
     detail = str(getattr(err, "orig", err)).strip().splitlines()[0]
     with_criteria = [f"{s.segment_id} ('{s.name}')" for s in segments if s.criteria is not None]
     where = f"segment criteria of {', '.join(with_criteria)}" if with_criteria else "the segment query"

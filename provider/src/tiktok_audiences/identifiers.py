@@ -28,7 +28,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -40,6 +40,8 @@ __all__ = [
     "MAX_EMAIL_LENGTH",
     "MAX_EMAIL_LOCAL_LENGTH",
     "MAX_RAW_LENGTH",
+    "NORMALIZATION_VERSION",
+    "OUTCOMES",
     "PHONE_REGION_COLUMN",
     "REASONS",
     "TIKTOK_ID_COLUMN",
@@ -51,6 +53,7 @@ __all__ = [
     "normalize_email",
     "normalize_maid",
     "normalize_phone",
+    "outcome_counts",
 ]
 
 ID_TYPES: tuple[str, ...] = ("email", "phone", "maid")
@@ -96,6 +99,16 @@ REASONS: dict[str, str] = {
 
 The explanations are fixed text: they never include the offending value.
 """
+
+NORMALIZATION_VERSION = 1
+"""Version of the normalization rules. Bump it with ANY change to how a raw value becomes a hash
+(or becomes invalid): the identifier cache (:mod:`tiktok_audiences.identifier_cache`) reuses hashes
+only when they were computed under the same version (and the same libphonenumber release)."""
+
+OUTCOMES: tuple[str, ...] = ("hashed", "missing", *REASONS)
+"""Per-contact outcome of one identifier column, as small integer codes (index in this tuple):
+hashed, missing (NULL/blank), or the :data:`REASONS` key it was rejected for."""
+_OUTCOME_CODE = {name: code for code, name in enumerate(OUTCOMES)}
 
 _SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 _MAID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -325,11 +338,15 @@ class HashResult:
         invalid: reason key -> number of rows rejected for it (only non-zero keys).
         missing: requested id type -> number of NULL/blank values (every requested
             type is present, zero included). Missing values are not errors.
+        outcomes: requested id type -> int8 array aligned with the input rows: the
+            index in :data:`OUTCOMES` of what happened to that contact's value
+            (what the identifier cache keeps to recount ``invalid``/``missing``).
     """
 
     members: pd.DataFrame
     invalid: dict[str, int]
     missing: dict[str, int]
+    outcomes: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -339,6 +356,7 @@ class _Normalized:
     positions: np.ndarray  # row positions (into the frame) that produced a hash
     hashes: np.ndarray  # object array of 64-hex strings, aligned with positions
     reasons: list[str]  # one reason per rejected row
+    codes: np.ndarray  # int8 outcome code (index in OUTCOMES) per input row
 
 
 def hash_members(frame: pd.DataFrame, identifiers: Sequence[str] = ID_TYPES) -> HashResult:
@@ -366,10 +384,12 @@ def hash_members(frame: pd.DataFrame, identifiers: Sequence[str] = ID_TYPES) -> 
     parts: list[pd.DataFrame] = []
     invalid: Counter[str] = Counter()
     missing: dict[str, int] = {}
+    outcomes: dict[str, np.ndarray] = {}
     for id_type in wanted:
         raw = _text_column(frame, INPUT_COLUMN[id_type])
         outcome, missing[id_type] = _normalize_column(id_type, raw, frame)
         invalid.update(outcome.reasons)
+        outcomes[id_type] = outcome.codes
         parts.append(
             pd.DataFrame(
                 {
@@ -381,7 +401,23 @@ def hash_members(frame: pd.DataFrame, identifiers: Sequence[str] = ID_TYPES) -> 
         )
 
     members = _members_frame(parts)
-    return HashResult(members=members, invalid=dict(sorted(invalid.items())), missing=missing)
+    return HashResult(members=members, invalid=dict(sorted(invalid.items())), missing=missing, outcomes=outcomes)
+
+
+def outcome_counts(outcomes: dict[str, np.ndarray]) -> tuple[dict[str, int], dict[str, int]]:
+    """``(invalid, missing)`` counts, as :func:`hash_members` reports them, from outcome codes.
+
+    :param outcomes: id type -> int8 codes (see :attr:`HashResult.outcomes`)
+    """
+    invalid: Counter[str] = Counter()
+    missing: dict[str, int] = {}
+    for id_type, codes in outcomes.items():
+        counts = np.bincount(np.asarray(codes, dtype=np.int64), minlength=len(OUTCOMES))
+        missing[id_type] = int(counts[_OUTCOME_CODE["missing"]])
+        for code in range(2, len(OUTCOMES)):
+            if counts[code]:
+                invalid[OUTCOMES[code]] += int(counts[code])
+    return dict(sorted(invalid.items())), missing
 
 
 def _requested_types(identifiers: Iterable[str]) -> list[str]:
@@ -469,10 +505,17 @@ def _normalize_column(id_type: str, raw: pd.Series, frame: pd.DataFrame) -> tupl
     # Keep the input row order so a chunk's output is easy to compare and diff.
     order = np.argsort(positions, kind="stable")
     all_reasons = ["value_too_long"] * int(too_long.sum()) + reasons[~ok].tolist()
+    codes = np.full(len(raw), _OUTCOME_CODE["missing"], dtype=np.int8)
+    codes[too_long] = _OUTCOME_CODE["value_too_long"]
+    codes[positions] = _OUTCOME_CODE["hashed"]
+    rejected = todo[~ok]
+    if len(rejected):
+        codes[rejected] = np.array([_OUTCOME_CODE[r] for r in reasons[~ok].tolist()], dtype=np.int8)
     outcome = _Normalized(
         positions=positions[order],
         hashes=np.concatenate([pre_hashes, hashes])[order],
         reasons=all_reasons,
+        codes=codes,
     )
     return outcome, missing
 

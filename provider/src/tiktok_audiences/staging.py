@@ -19,7 +19,9 @@ import pyarrow.parquet as pq
 
 STAGING_ENV = "TIKTOK_AUDIENCES_STAGING_URL"
 
-MEMBER_SCHEMA = pa.schema([("contact_id", pa.int64()), ("id_type", pa.string()), ("id_hash", pa.string())])
+#: A member row: the contact and one identifier as a 33-byte key (type byte + binary SHA-256, see
+#: :class:`tiktok_audiences.membership.Identifiers`) — half the bytes of hex strings, nothing to parse.
+MEMBER_SCHEMA = pa.schema([("contact_id", pa.int64()), ("key", pa.binary(33))])
 STATIC_MEMBER_SCHEMA = pa.schema([("segment_id", pa.int64()), ("contact_id", pa.int64())])
 
 
@@ -47,14 +49,16 @@ def run_folder_from_url(url: str):
     return ObjectStoragePath(url)
 
 
-def write_frames(path, frames: Iterable[pd.DataFrame], schema: pa.Schema) -> int:
-    """Stream frames into one Parquet file; returns the number of rows written."""
+def write_frames(path, frames: Iterable[pd.DataFrame | pa.Table], schema: pa.Schema) -> int:
+    """Stream frames (pandas or Arrow) into one Parquet file; returns the number of rows written."""
     rows = 0
     with path.open("wb") as handle, pq.ParquetWriter(handle, schema) as writer:
         for frame in frames:
-            if frame.empty:
+            if len(frame) == 0:
                 continue
-            writer.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False))
+            if isinstance(frame, pd.DataFrame):
+                frame = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+            writer.write_table(frame.cast(schema))
             rows += len(frame)
         if rows == 0:
             writer.write_table(schema.empty_table())
@@ -69,6 +73,29 @@ def read_frame(path) -> pd.DataFrame:
         if column in frame:
             frame[column] = frame[column].astype("str")
     return frame
+
+
+def read_member_keys(path, batch_size: int = 500_000):
+    """A member file as :class:`~tiktok_audiences.membership.MemberKeys`, read batch by batch into
+    arrays sized up front (never two copies of the keys)."""
+    import numpy as np
+
+    from tiktok_audiences.membership import KEY_WIDTH, MemberKeys, keys_array
+
+    with path.open("rb") as handle:
+        parquet = pq.ParquetFile(handle, pre_buffer=False)
+        rows = parquet.metadata.num_rows
+        ids = np.empty(rows, dtype=np.int64)
+        keys = np.empty((rows, KEY_WIDTH), dtype=np.uint8)
+        at = 0
+        for batch in parquet.iter_batches(batch_size=batch_size, columns=["contact_id", "key"]):
+            n = batch.num_rows
+            ids[at : at + n] = batch.column(0).to_numpy()
+            column = batch.column(1)
+            keys[at : at + n] = np.frombuffer(column.buffers()[1], dtype=np.uint8, count=n * KEY_WIDTH,
+                                              offset=column.offset * KEY_WIDTH).reshape(n, KEY_WIDTH)
+            at += n
+    return MemberKeys(ids[:at], keys_array(keys[:at]))
 
 
 def remove_folder(path) -> bool:

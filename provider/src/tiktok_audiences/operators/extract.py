@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook, BaseOperator
@@ -14,7 +14,6 @@ from airflow.sdk.exceptions import AirflowFailException
 from tiktok_audiences.store import META_CONN_ID
 
 if TYPE_CHECKING:
-    import pandas as pd
     from airflow.sdk import Context
 
 
@@ -32,6 +31,9 @@ class AudienceMembersExtractOperator(BaseOperator):
     :param contacts_conn_id: connection of the contact database
     :param meta_conn_id: connection of the metadata database
     :param chunk_size: contacts read and hashed per chunk
+    :param identifier_cache: reuse the hashes of contacts whose identifiers did not change since the
+        last run (see :mod:`tiktok_audiences.identifier_cache`; ``TIKTOK_AUDIENCES_CACHE_URL=off``
+        also turns it off)
     """
 
     template_fields: Sequence[str] = ("staging_url",)
@@ -46,6 +48,7 @@ class AudienceMembersExtractOperator(BaseOperator):
         contacts_conn_id: str = "contacts_db",
         meta_conn_id: str = META_CONN_ID,
         chunk_size: int = 100_000,
+        identifier_cache: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -55,6 +58,7 @@ class AudienceMembersExtractOperator(BaseOperator):
         self.contacts_conn_id = contacts_conn_id
         self.meta_conn_id = meta_conn_id
         self.chunk_size = chunk_size
+        self.identifier_cache = identifier_cache
 
     def execute(self, context: Context) -> dict[str, Any]:
         from tiktok_audiences import extract, staging
@@ -86,19 +90,26 @@ class AudienceMembersExtractOperator(BaseOperator):
             raise
 
     def _extract(self, contacts, sql, folder, store, snapshot, remembered) -> dict[str, Any]:
-        from tiktok_audiences import extract, staging
+        from tiktok_audiences import extract, identifier_cache, staging
 
         counters = _Counters()
         segment_ids = list(self.audience["include_segments"]) + list(self.audience["exclude_segments"])
+        cache_url = identifier_cache.cache_base_url() if self.identifier_cache else None
         try:
             with extract.read_only(contacts) as conn:
                 segments = extract.resolve_segments(conn, sql, segment_ids, snapshot, remembered)
                 for role in ("include", "exclude"):
                     role_segments = [segments[s] for s in self.audience[f"{role}_segments"]]
-                    chunks = extract.iter_contacts(conn, sql, role_segments, chunk_size=self.chunk_size)
-                    counters.rows[role] = staging.write_frames(
-                        folder / f"{role}.parquet", self._hashed(chunks, role, counters), staging.MEMBER_SCHEMA
+                    stats = identifier_cache.RoleStats()
+                    cache_folder = (
+                        identifier_cache.audience_folder(cache_url, self.audience["key"], role) if cache_url else None
                     )
+                    frames = identifier_cache.role_members(
+                        conn, sql, role_segments, self.audience["identifiers"], cache_folder,
+                        chunk_size=self.chunk_size, stats=stats,
+                    )
+                    counters.rows[role] = staging.write_frames(folder / f"{role}.parquet", frames, staging.MEMBER_SCHEMA)
+                    counters.add(role, stats)
                 started = time.perf_counter()
                 static = extract.static_members(conn, sql, list(segments.values()))
                 counters.timings["extract"] += time.perf_counter() - started
@@ -122,6 +133,7 @@ class AudienceMembersExtractOperator(BaseOperator):
             "missing": dict(sorted(counters.missing.items())),
             "deleted_segments": deleted,
             "timings": {k: round(v, 3) for k, v in counters.timings.items()},
+            "identifier_cache": counters.cache,
         }
         self.log.info(
             "Extracted %d include and %d exclude contacts; invalid identifiers by reason: %s; deleted segments: %s",
@@ -130,27 +142,12 @@ class AudienceMembersExtractOperator(BaseOperator):
             summary["invalid"] or "none",
             deleted or "none",
         )
+        self.log.info(
+            "Identifier cache: %s",
+            "; ".join(f"{role} {c['state']}, {c['reused']} contacts reused, {c['hashed']} hashed"
+                      for role, c in counters.cache.items()),
+        )
         return summary
-
-    def _hashed(self, chunks: Iterator[pd.DataFrame], role: str, counters: _Counters) -> Iterator[pd.DataFrame]:
-        from tiktok_audiences.identifiers import hash_members
-
-        while True:
-            started = time.perf_counter()
-            raw = next(chunks, None)
-            counters.timings["extract"] += time.perf_counter() - started
-            if raw is None:
-                return
-            started = time.perf_counter()
-            result = hash_members(raw, self.audience["identifiers"])
-            counters.timings["normalize_hash"] += time.perf_counter() - started
-            counters.contacts[role] += len(raw)
-            if role == "include":
-                # Only include-side problems are the user's to fix; exclude rows are never sent.
-                counters.invalid.update(result.invalid)
-                counters.missing.update(result.missing)
-            del raw
-            yield result.members
 
 
 class _Counters:
@@ -160,3 +157,13 @@ class _Counters:
         self.invalid: Counter[str] = Counter()
         self.missing: Counter[str] = Counter()
         self.timings: Counter[str] = Counter()
+        self.cache: dict[str, dict[str, Any]] = {}
+
+    def add(self, role: str, stats) -> None:
+        self.contacts[role] += stats.contacts
+        if role == "include":
+            # Only include-side problems are the user's to fix; exclude rows are never sent.
+            self.invalid.update(stats.invalid)
+            self.missing.update(stats.missing)
+        self.timings.update(stats.timings)
+        self.cache[role] = {"state": stats.cache, "reused": stats.reused, "hashed": stats.hashed}

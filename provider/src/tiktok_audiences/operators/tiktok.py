@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from tiktok_audiences.hooks.tiktok import TikTokHook
+    from tiktok_audiences.membership import Identifiers
     from tiktok_audiences.store import AudienceStore, LockHolder
 
 #: TikTok recommends fewer than 50 file paths per create/update and accepts at most 500.
@@ -183,7 +184,7 @@ class TikTokAudienceSyncOperator(BaseOperator):
         started = time.perf_counter()
         if _as_bool(self.full_resync) or not run.audience_id:
             run.mode = "replace" if run.audience_id else "create"
-            run.additions, run.removals = run.desired, membership.empty_identifiers()
+            run.additions, run.removals = run.desired.to_frame(), membership.empty_identifiers()
             if run.mode == "replace" and run.api == PARTNER:
                 # The Segment API has no REPLACE: every member is added again (idempotent) and every
                 # confirmed identifier no longer in the audience is deleted.
@@ -354,13 +355,17 @@ class _Run:
     """What one run knows about its audience as it goes: members, TikTok's side, plan, notes."""
 
     def __init__(self, *, key: str, run_id: str, store: AudienceStore, row: dict[str, Any], folder, audience,
-                 confirmed: pd.DataFrame, summary: dict[str, Any], timings: dict[str, float]) -> None:
+                 confirmed: Identifiers, summary: dict[str, Any], timings: dict[str, float]) -> None:
+        from tiktok_audiences import membership
+
         self.key = key
         self.run_id = run_id
         self.store = store
         self.row = row
         self.folder = folder
         self.audience = audience
+        # Desired and confirmed identifiers as compact keys (membership.Identifiers); additions and
+        # removals are id_type/id_hash frames, what _Sender uploads.
         self.desired = audience.identifiers
         self.confirmed = confirmed
         self.audience_id: str | None = row["tiktok_audience_id"]
@@ -369,7 +374,7 @@ class _Run:
         self.timings = timings
         self.notes: list[str] = []
         self.mode = ""
-        self.additions = self.removals = confirmed.iloc[0:0]
+        self.additions = self.removals = membership.empty_identifiers()
         self.counts = {
             "extracted": int(summary.get("include_contacts", 0)),
             "invalid": summary.get("invalid") or {},
@@ -391,9 +396,9 @@ class _Run:
         started = time.perf_counter()
         folder = staging.run_folder_from_url(summary["run_folder"])
         audience = membership.build_audience(
-            staging.read_frame(folder / "include.parquet"), staging.read_frame(folder / "exclude.parquet")
+            staging.read_member_keys(folder / "include.parquet"), staging.read_member_keys(folder / "exclude.parquet")
         )
-        confirmed = store.load_confirmed(key)
+        confirmed = store.load_confirmed_identifiers(key)
         timings["set_ops_diff"] = time.perf_counter() - started
         return cls(key=key, run_id=context["run_id"], store=store, row=row, folder=folder, audience=audience,
                    confirmed=confirmed, summary=summary, timings=timings)
@@ -407,7 +412,7 @@ class _Run:
             self.store.update_audience(self.key, tiktok_audience_id=None, is_valid=None, cover_num=None)
             self.store.forget_confirmed(self.key)
         self.audience_id = None
-        self.confirmed = self.confirmed.iloc[0:0]
+        self.confirmed = type(self.confirmed).none()
 
     def plan(self) -> dict[str, Any]:
         return {"mode": self.mode, "to_add": int(len(self.additions)), "to_remove": int(len(self.removals)),
@@ -662,11 +667,11 @@ def customer_file(identifiers: pd.DataFrame, id_types: Sequence[str]) -> bytes:
     return (header + "\n" + body + "\n").encode("ascii")
 
 
-def _overlap(desired: pd.DataFrame, confirmed: pd.DataFrame) -> int:
+def _overlap(desired: Identifiers, confirmed: Identifiers) -> int:
     """How many confirmed identifiers are still desired (what a REPLACE keeps)."""
     from tiktok_audiences import membership
 
-    return len(confirmed) - len(membership.diff_members(desired, confirmed).removals)
+    return len(confirmed) - membership.count_removed(desired, confirmed)
 
 
 def _as_bool(value: Any) -> bool:

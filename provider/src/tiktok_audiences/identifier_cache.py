@@ -1,0 +1,400 @@
+"""A per-audience cache of hashed identifiers, so a run normalizes only the contacts that changed.
+
+Normalizing phone numbers (libphonenumber, pure Python) is most of an extraction's cost, yet from
+one day to the next only a few contacts change. For each audience and role (include, exclude) the
+cache keeps, from the last extraction:
+
+* ``<generation>-contacts.parquet``: ``contact_id``, ``digest`` — 64 bits of an MD5 of the
+  contact's raw identifier columns, computed *in the contact database* on PostgreSQL
+  (:data:`tiktok_audiences.extract.PG_DIGEST`) — and the outcome code of each identifier column
+  (hashed, missing or the invalid reason, to recount what the run reports);
+* ``<generation>-members.parquet``: the contact's SHA-256 hashes (the staging member rows);
+* ``manifest.json``: which generation is current and the key it was computed under.
+
+A run streams only ``contact_id, digest`` of the segments' contacts, reuses the hashes of every
+contact whose digest is unchanged, fetches and hashes only new and changed contacts, and writes
+the next generation. The key holds :data:`identifiers.NORMALIZATION_VERSION`, the libphonenumber
+release, the requested identifier types and how digests are computed: any difference and the
+cache is ignored (everything is hashed again and a fresh generation written). A cache that cannot
+be read is ignored the same way, so the cache can only ever save work, never change a result.
+
+Only hashes, digests, contact ids and outcome codes are stored — never a raw identifier. The cache
+lives under ``$TIKTOK_AUDIENCES_CACHE_URL`` (an ObjectStoragePath URL; default
+``$AIRFLOW_HOME/tiktok_audiences/cache``), never in a run's staging folder, which is deleted after
+every run. ``TIKTOK_AUDIENCES_CACHE_URL=off`` turns it off.
+
+No Airflow import at module level: functions take a SQLAlchemy connection and a path-like folder
+(``pathlib.Path`` or ``ObjectStoragePath``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import phonenumbers
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlalchemy.engine import Connection
+
+from tiktok_audiences import extract
+from tiktok_audiences.identifiers import NORMALIZATION_VERSION, hash_members, outcome_counts
+from tiktok_audiences.membership import MemberKeys
+from tiktok_audiences.staging import MEMBER_SCHEMA
+
+log = logging.getLogger(__name__)
+
+CACHE_ENV = "TIKTOK_AUDIENCES_CACHE_URL"
+FORMAT_VERSION = 2  # 2: members as 33-byte keys
+MANIFEST = "manifest.json"
+#: Above this share of new or changed contacts, streaming everything beats fetching them by id.
+FULL_READ_SHARE = 0.5
+_OFF = {"", "off", "none", "false", "0"}
+
+
+def cache_base_url() -> str | None:
+    """``$TIKTOK_AUDIENCES_CACHE_URL``, a folder under ``AIRFLOW_HOME`` by default, or None if turned off."""
+    configured = os.environ.get(CACHE_ENV)
+    if configured is not None:
+        return None if configured.strip().lower() in _OFF else configured
+    home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
+    return "file://" + os.path.join(os.path.abspath(home), "tiktok_audiences", "cache")
+
+
+def audience_folder(base_url: str, audience_key: str, role: str):
+    """The cache folder of one audience's include or exclude contacts."""
+    from airflow.sdk import ObjectStoragePath
+
+    safe_key = re.sub(r"[^A-Za-z0-9_.-]", "_", audience_key)
+    return ObjectStoragePath(base_url.rstrip("/")) / safe_key / role
+
+
+def cache_key(id_types: Sequence[str], digest_kind: str) -> dict[str, Any]:
+    """What hashes in a cache depend on; a cache written under another key is not used."""
+    return {
+        "format": FORMAT_VERSION,
+        "normalization": NORMALIZATION_VERSION,
+        "phonenumbers": phonenumbers.__version__,
+        "identifiers": list(id_types),
+        "digest": digest_kind,
+    }
+
+
+def contact_schema(id_types: Sequence[str]) -> pa.Schema:
+    return pa.schema(
+        [("contact_id", pa.int64()), ("digest", pa.int64())] + [(f"outcome_{t}", pa.int8()) for t in id_types]
+    )
+
+
+# ------------------------------------------------------------------------------ pure logic
+
+
+def unchanged_contacts(
+    ids: np.ndarray, digests: np.ndarray, cached_ids: np.ndarray, cached_digests: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which contacts kept the digest they had in the cache, and where they are in it.
+
+    :param ids: contact ids of this run (unique)
+    :param digests: their digests, aligned with ``ids``
+    :param cached_ids: contact ids in the cache, sorted ascending and unique
+    :param cached_digests: their digests, aligned with ``cached_ids``
+    :return: ``(mask, positions)``: ``mask[i]`` is True when contact ``ids[i]`` is in the cache with
+        the same digest; ``positions[i]`` is its index in ``cached_ids`` (meaningful where ``mask``)
+    """
+    if len(cached_ids) == 0 or len(ids) == 0:
+        return np.zeros(len(ids), dtype=bool), np.zeros(len(ids), dtype=np.int64)
+    positions = np.searchsorted(cached_ids, ids)
+    clipped = np.minimum(positions, len(cached_ids) - 1)
+    mask = (cached_ids[clipped] == ids) & (cached_digests[clipped] == digests)
+    return mask, clipped
+
+
+def sorted_membership(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """Boolean mask: which ``values`` occur in ``sorted_set`` (ascending)."""
+    if len(sorted_set) == 0:
+        return np.zeros(len(values), dtype=bool)
+    positions = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
+    return sorted_set[positions] == values
+
+
+# ------------------------------------------------------------------------------ storage
+
+
+@dataclass
+class CachedRole:
+    """One readable cache generation: contacts sorted by id, and where their hashes are."""
+
+    folder: Any
+    generation: str
+    contact_ids: np.ndarray
+    digests: np.ndarray
+    outcomes: dict[str, np.ndarray]
+
+    def members(self, keep_ids: np.ndarray, batch_size: int = 250_000) -> Iterator[pa.Table]:
+        """The cached member rows of the contacts in ``keep_ids``, in batches."""
+        keep = np.sort(np.asarray(keep_ids, dtype=np.int64))
+        with (self.folder / f"{self.generation}-members.parquet").open("rb") as handle:
+            for batch in pq.ParquetFile(handle, pre_buffer=False).iter_batches(batch_size=batch_size):
+                table = pa.Table.from_batches([batch]).cast(MEMBER_SCHEMA)
+                mask = sorted_membership(table.column("contact_id").to_numpy(), keep)
+                if mask.any():
+                    yield table.filter(pa.array(mask))
+
+
+def load(folder, key: dict[str, Any]) -> CachedRole | None:
+    """The current generation in ``folder`` if it was written under ``key``; None otherwise."""
+    manifest_path = folder / MANIFEST
+    try:
+        if not manifest_path.exists():
+            return None
+        manifest = json.loads(manifest_path.read_text())
+        if manifest.get("key") != key:
+            log.info("Identifier cache %s was computed under other rules; every contact is hashed again", folder)
+            return None
+        generation = str(manifest["generation"])
+        with (folder / f"{generation}-contacts.parquet").open("rb") as handle:
+            table = pq.read_table(handle)
+        ids = table.column("contact_id").to_numpy()
+        order = np.argsort(ids, kind="stable")
+        ids = ids[order]
+        if len(ids) > 1 and not (np.diff(ids) > 0).all():
+            raise ValueError("duplicate contact ids")
+        digests = table.column("digest").to_numpy()[order]
+        outcomes = {t: table.column(f"outcome_{t}").to_numpy()[order] for t in key["identifiers"]}
+        if not (folder / f"{generation}-members.parquet").exists():
+            raise FileNotFoundError("members file missing")
+        return CachedRole(folder, generation, ids, digests, outcomes)
+    except Exception as err:  # noqa: BLE001 - an unreadable cache only costs a full hash
+        log.warning("Identifier cache %s is not readable (%s); every contact is hashed again", folder,
+                    type(err).__name__)
+        return None
+
+
+class CacheWriter:
+    """Writes the next generation of a cache as the run produces it; :meth:`commit` makes it current.
+
+    :param folder: the cache folder
+    :param key: :func:`cache_key` of this run
+    :param keep: a generation not to delete on commit (the one this run is reading)
+    """
+
+    def __init__(self, folder, key: dict[str, Any], keep: str | None = None) -> None:
+        self.folder = folder
+        self.key = key
+        self.keep = keep
+        self.id_types = list(key["identifiers"])
+        self.schema = contact_schema(self.id_types)
+        self.generation = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+        self.contacts = 0
+        folder.mkdir(parents=True, exist_ok=True)
+        self._handles = []
+        self._contacts = self._open("contacts", self.schema)
+        self._members = self._open("members", MEMBER_SCHEMA)
+
+    def _open(self, name: str, schema: pa.Schema) -> pq.ParquetWriter:
+        handle = (self.folder / f"{self.generation}-{name}.parquet").open("wb")
+        self._handles.append(handle)
+        return pq.ParquetWriter(handle, schema)
+
+    def add_contacts(self, ids: np.ndarray, digests: np.ndarray, outcomes: dict[str, np.ndarray]) -> None:
+        if len(ids) == 0:
+            return
+        columns = [pa.array(np.asarray(ids, dtype=np.int64)), pa.array(np.asarray(digests, dtype=np.int64))]
+        columns += [pa.array(np.asarray(outcomes[t], dtype=np.int8)) for t in self.id_types]
+        self._contacts.write_table(pa.Table.from_arrays(columns, schema=self.schema))
+        self.contacts += len(ids)
+
+    def add_members(self, members: pa.Table) -> None:
+        if len(members) == 0:
+            return
+        self._members.write_table(members.cast(MEMBER_SCHEMA))
+
+    def _close(self) -> None:
+        for writer in (self._contacts, self._members):
+            writer.close()
+        for handle in self._handles:
+            handle.close()
+
+    def commit(self) -> None:
+        """Make this generation current and delete older ones (except ``keep``)."""
+        self._close()
+        manifest = {"key": self.key, "generation": self.generation, "contacts": self.contacts,
+                    "written_at": datetime.now(UTC).isoformat()}
+        # Written after both files are complete: a torn manifest is unreadable JSON, so ignored.
+        (self.folder / MANIFEST).write_text(json.dumps(manifest, sort_keys=True))
+        for path in self.folder.iterdir():
+            name = path.name
+            if name == MANIFEST or name.startswith(self.generation) or (self.keep and name.startswith(self.keep)):
+                continue
+            try:
+                path.unlink()
+            except OSError:  # pragma: no cover - a concurrent run removed it first
+                pass
+
+    def abort(self) -> None:
+        """Drop this generation's files; the previous generation stays current."""
+        try:
+            self._close()
+        except Exception:  # noqa: BLE001 - closing a broken writer
+            pass
+        for name in ("contacts", "members"):
+            path = self.folder / f"{self.generation}-{name}.parquet"
+            try:
+                if path.exists():
+                    path.unlink()
+            except OSError:  # pragma: no cover
+                pass
+
+
+# ------------------------------------------------------------------------------ a role's members
+
+
+@dataclass
+class RoleStats:
+    """What happened while reading one role's contacts (counts only, never identifiers)."""
+
+    contacts: int = 0
+    reused: int = 0
+    hashed: int = 0
+    cache: str = "off"  # off | cold (nothing usable) | warm (hashes reused) | refreshed (too many changes)
+    invalid: Counter[str] = field(default_factory=Counter)
+    missing: Counter[str] = field(default_factory=Counter)
+    timings: Counter[str] = field(default_factory=Counter)
+
+    def count(self, outcomes: dict[str, np.ndarray], contacts: int) -> None:
+        invalid, missing = outcome_counts(outcomes)
+        self.invalid.update(invalid)
+        self.missing.update(missing)
+        self.contacts += contacts
+
+
+def role_members(
+    conn: Connection,
+    sql: extract.SqlTemplates,
+    segments: Sequence[extract.Segment],
+    id_types: Sequence[str],
+    folder,
+    *,
+    chunk_size: int = 100_000,
+    stats: RoleStats | None = None,
+) -> Iterator[pa.Table]:
+    """The hashed member rows (``contact_id``, ``key``: see :data:`staging.MEMBER_SCHEMA`) of the segments' contacts.
+
+    With a usable cache in ``folder`` only new and changed contacts are read in full and hashed;
+    the result is the same as hashing every contact (tested). The next cache generation is written
+    as the rows are produced and made current once the last row was produced.
+
+    :param folder: the role's cache folder, or None to hash every contact and keep no cache
+    :param stats: filled with counts and timings (``extract``: reading, ``normalize_hash``: hashing)
+    """
+    stats = stats if stats is not None else RoleStats()
+    id_types = list(id_types)
+    usable = folder is not None and all(s.remembered_members is None for s in segments)
+    writer: CacheWriter | None = None
+    cached: CachedRole | None = None
+    if usable:
+        started = time.perf_counter()
+        key = cache_key(id_types, extract.digest_kind(conn))
+        cached = load(folder, key)
+        writer = CacheWriter(folder, key, keep=cached.generation if cached else None)
+        stats.cache = "warm" if cached else "cold"
+        stats.timings["extract"] += time.perf_counter() - started
+    try:
+        if cached is not None:
+            produced = _from_cache(conn, sql, segments, id_types, cached, writer, stats)
+            if produced is not None:
+                yield from produced
+                _commit(writer, stats)
+                return
+            stats.cache = "refreshed"
+        yield from _hash_all(conn, sql, segments, id_types, writer, chunk_size, stats)
+        if writer is not None:
+            _commit(writer, stats)
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+
+
+def _commit(writer: CacheWriter, stats: RoleStats) -> None:
+    started = time.perf_counter()
+    writer.commit()
+    stats.timings["extract"] += time.perf_counter() - started
+
+
+def _hash_all(conn, sql, segments, id_types, writer, chunk_size, stats) -> Iterator[pa.Table]:
+    chunks = extract.iter_contacts(conn, sql, segments, chunk_size=chunk_size, with_digest=writer is not None)
+    while True:
+        started = time.perf_counter()
+        raw = next(chunks, None)
+        stats.timings["extract"] += time.perf_counter() - started
+        if raw is None:
+            return
+        yield _hash_chunk(raw, id_types, writer, stats)
+
+
+def _hash_chunk(raw: pd.DataFrame, id_types, writer: CacheWriter | None, stats: RoleStats) -> pa.Table:
+    started = time.perf_counter()
+    result = hash_members(raw, id_types)
+    members = MemberKeys.from_frame(result.members).table()
+    stats.count(result.outcomes, len(raw))
+    stats.hashed += len(raw)
+    if writer is not None:
+        writer.add_contacts(raw["contact_id"].to_numpy(dtype=np.int64),
+                            raw[extract.DIGEST_COLUMN].to_numpy(dtype=np.int64), result.outcomes)
+        writer.add_members(members)
+    stats.timings["normalize_hash"] += time.perf_counter() - started
+    return members
+
+
+def _from_cache(conn, sql, segments, id_types, cached: CachedRole, writer: CacheWriter,
+                stats: RoleStats) -> Iterator[pa.Table] | None:
+    """Reuse cached hashes; None when too many contacts changed for that to pay off."""
+    started = time.perf_counter()
+    ids, digests = extract.contact_digests(conn, sql, segments)
+    stats.timings["extract"] += time.perf_counter() - started
+    # (A segment query that returns a contact twice still works: each row is looked up; the cache
+    # written from it is refused when loaded, so the next run hashes everything again.)
+    mask, positions = unchanged_contacts(ids, digests, cached.contact_ids, cached.digests)
+    changed = ids[~mask]
+    if len(ids) and len(changed) > FULL_READ_SHARE * len(ids):
+        return None
+
+    def produce() -> Iterator[pa.Table]:
+        started = time.perf_counter()
+        reused_ids = ids[mask]
+        outcomes = {t: cached.outcomes[t][positions[mask]] for t in id_types}
+        writer.add_contacts(reused_ids, digests[mask], outcomes)
+        stats.count(outcomes, len(reused_ids))
+        stats.reused += len(reused_ids)
+        members = cached.members(reused_ids)
+        while True:
+            table = next(members, None)
+            if table is None:
+                break
+            writer.add_members(table)
+            stats.timings["extract"] += time.perf_counter() - started
+            yield table
+            started = time.perf_counter()
+        stats.timings["extract"] += time.perf_counter() - started
+        fresh = extract.segment_contacts_by_ids(conn, sql, segments, changed)
+        while True:
+            started = time.perf_counter()
+            raw = next(fresh, None)
+            stats.timings["extract"] += time.perf_counter() - started
+            if raw is None:
+                return
+            yield _hash_chunk(raw, id_types, writer, stats)
+
+    return produce()
