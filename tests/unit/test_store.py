@@ -94,6 +94,8 @@ def test_lookalike_row_round_trip(tmp_path):
     store.register_audience({"key": "vip", "name": "VIP", "integration": "tiktok_default"}, "d", initial_status="Pending")
     store.delete_audience("vip")
     assert store.get_lookalike("vip") is None
+
+
 def test_confirmed_identifiers_load_as_keys_on_sqlite_and_postgresql(tmp_path, postgres_database):
     import hashlib
 

@@ -174,6 +174,8 @@ def test_create_lookalike_is_not_retried_blindly(connection, sandbox):
     calls = [r for r in sandbox.control("GET", "requests") if "lookalike/create" in r["path"]]
     assert len(calls) == 1
     assert [a["name"] for a in sandbox.audiences()].count("Hook lookalike") == 1  # it did happen, once
+
+
 def test_partner_audience_create_and_mapping_round_trip(connection, sandbox):
     hook = connection()
     audience_id = hook.create_partner_audience("Partner hook test")

@@ -408,34 +408,15 @@ def _with_pg_digest(inner: str) -> str:
     return f"SELECT {columns}, {PG_DIGEST} AS {DIGEST_COLUMN} FROM ({inner}) AS c"
 
 
-class _IntPairs:
+class _IntPairs(pgcopy.LineBlockSink):
     """A COPY sink for rows of two integers, parsed by Arrow in blocks of ~8 MB (bounded memory)."""
 
-    _BLOCK = 8 << 20
-
     def __init__(self) -> None:
-        self._pending = bytearray()
+        super().__init__()
         self._first: list[np.ndarray] = []
         self._second: list[np.ndarray] = []
 
-    def write(self, data: bytes | str) -> int:
-        if isinstance(data, str):
-            data = data.encode("ascii")
-        self._pending += data
-        if len(self._pending) >= self._BLOCK:
-            cut = self._pending.rfind(b"\n") + 1
-            self._parse(bytes(self._pending[:cut]))
-            del self._pending[:cut]
-        return len(data)
-
-    def close(self) -> None:
-        if self._pending:
-            self._parse(bytes(self._pending))
-            self._pending.clear()
-
-    def _parse(self, block: bytes) -> None:
-        if not block:
-            return
+    def parse_block(self, block: bytes) -> None:
         table = pacsv.read_csv(
             io.BytesIO(block),
             read_options=pacsv.ReadOptions(column_names=["a", "b"]),

@@ -17,6 +17,40 @@ from sqlalchemy.engine import Connection
 log = logging.getLogger(__name__)
 
 
+class LineBlockSink:
+    """A COPY sink that hands whole lines on in blocks of about ``_BLOCK`` bytes (bounded memory).
+
+    Subclasses implement :meth:`parse_block`; a block boundary never splits a row.
+    """
+
+    _BLOCK = 8 << 20
+
+    def __init__(self) -> None:
+        self._pending = bytearray()
+
+    def write(self, data: bytes | str) -> int:
+        if isinstance(data, str):
+            data = data.encode("ascii")
+        self._pending += data
+        if len(self._pending) >= self._BLOCK:
+            cut = self._pending.rfind(b"\n") + 1
+            self._flush(bytes(self._pending[:cut]))
+            del self._pending[:cut]
+        return len(data)
+
+    def close(self) -> None:
+        if self._pending:
+            self._flush(bytes(self._pending))
+            self._pending.clear()
+
+    def _flush(self, block: bytes) -> None:
+        if block:
+            self.parse_block(block)
+
+    def parse_block(self, block: bytes) -> None:
+        raise NotImplementedError
+
+
 def driver(conn: Connection) -> str | None:
     """``psycopg2``, ``psycopg`` (3) or None for a connection that cannot COPY."""
     module = type(conn.connection.driver_connection).__module__

@@ -26,6 +26,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from tiktok_audiences.pgcopy import LineBlockSink
+
 log = logging.getLogger(__name__)
 
 META_CONN_ID = "tiktok_audiences_meta"
@@ -907,36 +909,20 @@ def _copy_out(conn: Connection, query, sink) -> None:
     pgcopy.copy_out(conn, f"COPY ({sql}) TO STDOUT", sink)
 
 
-class _KeyBlocks:
+class _KeyBlocks(LineBlockSink):
     """A COPY sink for (id_type, id_hash) rows, turned into identifier keys every ~16 MB."""
 
     _BLOCK = 16 << 20
 
     def __init__(self) -> None:
-        self._pending = bytearray()
+        super().__init__()
         self.parts: list = []
 
-    def write(self, data) -> int:
-        if isinstance(data, str):
-            data = data.encode("ascii")
-        self._pending += data
-        if len(self._pending) >= self._BLOCK:
-            cut = self._pending.rfind(b"\n") + 1
-            self._parse(bytes(self._pending[:cut]))
-            del self._pending[:cut]
-        return len(data)
-
-    def close(self) -> None:
-        if self._pending:
-            self._parse(bytes(self._pending))
-            self._pending.clear()
-
-    def _parse(self, block: bytes) -> None:
+    def parse_block(self, block: bytes) -> None:
         from tiktok_audiences.membership import identifier_keys
 
-        if block:
-            table = _parse_member_text(block)
-            self.parts.append(identifier_keys(table.column("id_type"), table.column("id_hash")))
+        table = _parse_member_text(block)
+        self.parts.append(identifier_keys(table.column("id_type"), table.column("id_hash")))
 
 
 def _parse_member_text(data: bytes):
