@@ -4,11 +4,11 @@ Normalizing phone numbers (libphonenumber, pure Python) is most of an extraction
 one day to the next only a few contacts change. For each audience and role (include, exclude) the
 cache keeps, from the last extraction:
 
-* ``<generation>-contacts.parquet``: ``contact_id``, ``digest`` — 64 bits of an MD5 of the
+* ``<generation>-contacts.parquet``: ``contact_id``, ``digest`` — a 64-bit hash of the
   contact's raw identifier columns, computed *in the contact database* on PostgreSQL
   (:data:`tiktok_audiences.extract.PG_DIGEST`) — and the outcome code of each identifier column
   (hashed, missing or the invalid reason, to recount what the run reports);
-* ``<generation>-members.parquet``: the contact's SHA-256 hashes (the staging member rows);
+* ``<generation>-members.parquet``: the contact's identifiers as 33-byte keys (the staging member rows);
 * ``manifest.json``: which generation is current and the key it was computed under.
 
 A run streams only ``contact_id, digest`` of the segments' contacts, reuses the hashes of every

@@ -62,10 +62,11 @@ class Identifiers:
     :param keys: ``fixed_size_binary(33)`` array
     """
 
-    __slots__ = ("keys",)
+    __slots__ = ("keys", "_removed")
 
     def __init__(self, keys: pa.Array) -> None:
         self.keys = keys
+        self._removed: tuple[Identifiers, int] | None = None  # count_removed(desired, self), remembered
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -289,7 +290,11 @@ def count_removed(desired, confirmed) -> int:
     """How many confirmed identifiers are no longer desired (without building the frames)."""
     desired = Identifiers.from_frame(desired)
     confirmed = Identifiers.from_frame(confirmed)
-    return int((~confirmed.isin(desired)).sum())
+    if confirmed._removed is not None and confirmed._removed[0] is desired:
+        return confirmed._removed[1]
+    removed = int((~confirmed.isin(desired)).sum())
+    confirmed._removed = (desired, removed)
+    return removed
 
 
 def _sorted_distinct(values: np.ndarray) -> np.ndarray:

@@ -184,6 +184,10 @@ class TikTokAudienceSyncOperator(BaseOperator):
         started = time.perf_counter()
         if _as_bool(self.full_resync) or not run.audience_id:
             run.mode = "replace" if run.audience_id else "create"
+            if run.mode == "replace":
+                # What a REPLACE keeps (for the removal guard), counted before the upload frame exists:
+                # at 10M contacts the two together passed 2 GiB. The count is remembered.
+                _overlap(run.desired, run.confirmed)
             run.additions, run.removals = run.desired.to_frame(), membership.empty_identifiers()
             if run.mode == "replace" and run.api == PARTNER:
                 # The Segment API has no REPLACE: every member is added again (idempotent) and every
