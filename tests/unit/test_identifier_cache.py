@@ -171,3 +171,17 @@ def test_extract_work_mem_is_validated(monkeypatch):
     monkeypatch.setenv(extract.WORK_MEM_ENV, "1GB'; DROP TABLE contacts; --")
     with pytest.raises(ValueError, match="Fix:"):
         extract.extract_work_mem()
+
+
+def test_forgetting_an_audience_removes_both_roles_of_its_cache(tmp_path):
+    base = f"file://{tmp_path}/cache"
+    for role in ("include", "exclude"):
+        folder = identifier_cache.audience_folder(base, "vip", role)
+        folder.mkdir(parents=True)
+        (folder / "manifest.json").write_text("{}")
+    other = identifier_cache.audience_folder(base, "other", "include")
+    other.mkdir(parents=True)
+
+    assert identifier_cache.forget_audience("vip", base) is True
+    assert not (tmp_path / "cache" / "vip").exists() and other.exists()
+    assert identifier_cache.forget_audience("vip", base) is False

@@ -80,6 +80,19 @@ def audience_folder(base_url: str, audience_key: str, role: str):
     return ObjectStoragePath(base_url.rstrip("/")) / safe_key / role
 
 
+def forget_audience(audience_key: str, base_url: str | None = None) -> bool:
+    """Delete an audience's cache (both roles), e.g. when the audience is deleted; False if none.
+
+    Only disk space is at stake: a cache never changes a result, so a left-over one is harmless.
+    """
+    from tiktok_audiences.staging import remove_folder
+
+    base_url = base_url if base_url is not None else cache_base_url()
+    if base_url is None:
+        return False
+    return remove_folder(audience_folder(base_url, audience_key, "include").parent)
+
+
 def cache_key(id_types: Sequence[str], digest_kind: str) -> dict[str, Any]:
     """What hashes in a cache depend on; a cache written under another key is not used."""
     return {

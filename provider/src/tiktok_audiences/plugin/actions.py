@@ -81,4 +81,10 @@ def delete_audience(store: AudienceStore, raw: dict[str, Any], *, delete_on_tikt
             raise ActionError(f"TikTok did not delete audience {what}: {err}. Nothing was changed.") from None
     pause_dag(raw["dag_id"])
     store.delete_audience(raw["audience_key"])
+    try:
+        from tiktok_audiences.identifier_cache import forget_audience
+
+        forget_audience(raw["audience_key"])
+    except Exception:  # only disk space is at stake; the deletion itself has happened
+        log.warning("Could not remove the identifier cache of audience %s", raw["audience_key"], exc_info=True)
     log.info("Deleted audience %s (on TikTok: %s)", raw["audience_key"], bool(delete_on_tiktok and tiktok_id))
