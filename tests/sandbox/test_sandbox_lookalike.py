@@ -2,39 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tiktok_sandbox import SandboxServer
 
 from tests.sandbox.test_sandbox_server import ADVERTISER, OTHER_ADVERTISER, Api, Control, email_hashes
 
 CREATE = "dmp/custom_audience/lookalike/create/"
 REFRESH = "dmp/custom_audience/lookalike/update/"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    with SandboxServer() as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def _fresh_sandbox(server: SandboxServer) -> None:
-    control = Control(server.url)
-    control.post("reset")
-    control.configure(qps_limit=0)
-
-
-@pytest.fixture
-def api(server: SandboxServer) -> Api:
-    return Api(server.url)
-
-
-@pytest.fixture
-def control(server: SandboxServer) -> Control:
-    return Control(server.url)
 
 
 def spec(source_id: str, **overrides: Any) -> dict[str, Any]:

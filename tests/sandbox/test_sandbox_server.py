@@ -9,13 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from tiktok_sandbox import SandboxServer
 
 API = "/open_api/v1.3"
 TOKEN = "sandbox-access-token-0001"
@@ -154,34 +153,6 @@ class Control:
 
     def audiences(self) -> list[dict[str, Any]]:
         return list(self.get("audiences"))
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    with SandboxServer() as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def _fresh_sandbox(server: SandboxServer) -> None:
-    """Every test starts from a reset sandbox.
-
-    The QPS limit is lifted so that quick test sequences are not throttled; the rate-limit test
-    lowers it again explicitly.
-    """
-    control = Control(server.url)
-    control.post("reset")
-    control.configure(qps_limit=0)
-
-
-@pytest.fixture
-def api(server: SandboxServer) -> Api:
-    return Api(server.url)
-
-
-@pytest.fixture
-def control(server: SandboxServer) -> Control:
-    return Control(server.url)
 
 
 REDIRECT_URI = "https://app.example.com/oauth/callback"
