@@ -348,6 +348,12 @@ def _commit(writer: CacheWriter, stats: RoleStats) -> None:
 
 def _hash_all(conn, sql, segments, id_types, writer, chunk_size, stats) -> Iterator[pa.Table]:
     chunks = extract.iter_contacts(conn, sql, segments, chunk_size=chunk_size, with_digest=writer is not None)
+    return _hash_chunks(chunks, id_types, writer, stats)
+
+
+def _hash_chunks(chunks: Iterator[pd.DataFrame], id_types, writer: CacheWriter | None,
+                 stats: RoleStats) -> Iterator[pa.Table]:
+    """Hash raw contact chunks as they are read; reading counts as extract time, hashing as its own."""
     while True:
         started = time.perf_counter()
         raw = next(chunks, None)
@@ -401,13 +407,7 @@ def _from_cache(conn, sql, segments, id_types, cached: CachedRole, writer: Cache
             yield table
             started = time.perf_counter()
         stats.timings["extract"] += time.perf_counter() - started
-        fresh = extract.segment_contacts_by_ids(conn, sql, segments, changed)
-        while True:
-            started = time.perf_counter()
-            raw = next(fresh, None)
-            stats.timings["extract"] += time.perf_counter() - started
-            if raw is None:
-                return
-            yield _hash_chunk(raw, id_types, writer, stats)
+        yield from _hash_chunks(extract.segment_contacts_by_ids(conn, sql, segments, changed), id_types, writer,
+                                stats)
 
     return produce()
