@@ -268,8 +268,10 @@ def _demo(args: argparse.Namespace) -> int:
         # TikTok's cover_num counts users: the sandbox learns which hashes are one person (hashes
         # only, as TikTok only ever gets hashes) before any audience is sent.
         started = time.perf_counter()
-        users = register_population(url, population_hashes(sa.create_engine(f"sqlite:///{contacts_path}")))
-        print(f"TikTok users on the sandbox: {users:,} people registered, {args.match_rate:.0%} of them on TikTok "
+        people = population_hashes(sa.create_engine(f"sqlite:///{contacts_path}"))
+        users = register_population(url, people)
+        print(f"TikTok users on the sandbox: {len(people):,} contacts registered as {users:,} people "
+              f"(contacts sharing an email or phone are one), {args.match_rate:.0%} of them on TikTok "
               f"({time.perf_counter() - started:.1f} s)")
         print(f"TikTok sandbox: {url}")
 
