@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.contacts import ContactDatabase, expected_identifiers
+from tests.integration.contacts import ContactDatabase, email, expected_identifiers, maid, phone, sha
 
 pytestmark = pytest.mark.integration
 
@@ -62,6 +62,27 @@ def test_first_sync_sends_exactly_include_minus_exclude(audience_env, api, conta
     assert row["status"] == "Active"  # the test sandbox processes instantly
     assert row["last_sync_at"] is not None
     assert 0 < row["match_rate"] <= 1.5
+
+
+def test_match_is_the_share_of_contacts_tiktok_knows(audience_env, api, contacts):
+    """With TikTok's users known (one per contact), Match = cover_num / Size counts each person once."""
+    rate = 0.8  # enough matched users (1,000) for TikTok to make the audience valid, so Match shows
+    users = [[sha(email(i)), sha(phone(i)) if i % 2 == 0 else None, sha(phone(i)[1:]) if i % 2 == 0 else None,
+              sha(maid(i)) if i % 3 == 0 else None] for i in ALL]
+    audience_env.sandbox.control("POST", "population", json={
+        "id_schema": ["email", "phone_e164", "phone_digits", "maid"], "users": users})
+    audience_env.sandbox.control("POST", "config", json={"match_rate": rate})
+    define(audience_env)
+    assert_success(audience_env.run("buyers"))
+    row = audience_env.audience_row("buyers")
+
+    def on_tiktok(user: list[str | None]) -> bool:  # docs/sandbox.md: the draw of the smallest hash
+        return int(sha(min(h for h in user if h))[:8], 16) / 2**32 < rate
+
+    found = sum(on_tiktok(users[i - 1]) for i in range(1, 1401))
+    assert row["size"] == 1400
+    assert row["match_rate"] == found / 1400
+    assert 0.7 < row["match_rate"] <= 1
 
 
 def test_contacts_moving_in_and_out_are_mirrored(audience_env, api, contacts):

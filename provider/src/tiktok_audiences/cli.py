@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 PROJECT_DIR = Path.cwd()
+#: Share of the demo's people who are TikTok users: a demo setting, not a TikTok figure.
+DEMO_MATCH_RATE = 0.6
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -43,6 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--contacts", type=int, default=60_000)
     demo.add_argument("--port", type=int, default=0, help="sandbox port (default: any free port)")
     demo.add_argument("--home", default=".demo", help="folder for the demo's databases and AIRFLOW_HOME")
+    demo.add_argument("--match-rate", type=float, default=DEMO_MATCH_RATE,
+                      help="share of the demo's people who are TikTok users (default: %(default)s)")
 
     _add_integration_commands(commands)
 
@@ -247,22 +251,28 @@ def _demo(args: argparse.Namespace) -> int:
 
     # Processing takes 2 s in the demo (24-48 h on TikTok): the first pass leaves audiences
     # Initiating, the second pass (an incremental sync with nothing to change) finds them Active.
-    # The sandbox matches per identifier hash (TikTok's cover_num counts users it matched, and one
-    # contact sends up to three hashes), so the demo uses a per-hash rate that lands the contact
-    # match rate in a realistic range.
-    config = SandboxConfig(processing_seconds=2.0, match_rate=0.35)
+    # Each demo contact is one person; match_rate is the share of them that are TikTok users.
+    config = SandboxConfig(processing_seconds=2.0, match_rate=args.match_rate)
     sandbox = SandboxServer(config, port=args.port)
     url = sandbox.start()
     os.environ.update(demo_environment(PROJECT_DIR, airflow_home, contacts_path, meta_path, url, config))
     try:
         import sqlalchemy as sa
 
-        from tiktok_audiences.demo import build_demo_database
+        from tiktok_audiences.demo import build_demo_database, population_hashes, register_population
 
         started = time.perf_counter()
         summary = build_demo_database(sa.create_engine(f"sqlite:///{contacts_path}"), contacts=args.contacts)
         print(f"Demo contact database: {summary.contacts:,} contacts, {len(summary.segments)} segments "
               f"({time.perf_counter() - started:.1f} s) at {contacts_path}")
+        # TikTok's cover_num counts users: the sandbox learns which hashes are one person (hashes
+        # only, as TikTok only ever gets hashes) before any audience is sent.
+        started = time.perf_counter()
+        people = population_hashes(sa.create_engine(f"sqlite:///{contacts_path}"))
+        users = register_population(url, people)
+        print(f"TikTok users on the sandbox: {len(people):,} contacts registered as {users:,} people "
+              f"(contacts sharing an email or phone are one), {args.match_rate:.0%} of them on TikTok "
+              f"({time.perf_counter() - started:.1f} s)")
         print(f"TikTok sandbox: {url}")
 
         from airflow.utils.db import initdb

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import pandas as pd
 import sqlalchemy as sa
 
 __all__ = [
@@ -33,9 +34,12 @@ __all__ = [
     "SEGMENT_MEMBERS",
     "DemoSegment",
     "DemoSummary",
+    "POPULATION_SCHEMA",
     "build_demo_database",
     "create_reference_schema",
     "generate_contacts",
+    "population_hashes",
+    "register_population",
 ]
 
 # ------------------------------------------------------------------ schema
@@ -510,3 +514,65 @@ def _maid(rng: random.Random) -> str:
     if style < 0.53:
         return f" {value} "
     return value
+
+
+# --------------------------------------------------------- the demo's TikTok users
+
+#: What each demo user is registered with on the sandbox (``POST /_sandbox/population``): the
+#: SHA-256 of its email, of its phone as E.164 with ``+`` and as digits without ``+`` (TikTok
+#: documents both forms, fact sheet §6), and of its mobile ad id.
+POPULATION_SCHEMA: tuple[str, ...] = ("email", "phone_e164", "phone_digits", "maid")
+
+
+def population_hashes(engine: sa.Engine) -> list[list[str | None]]:
+    """One TikTok user per demo contact: the hashes of its identifiers, in :data:`POPULATION_SCHEMA` order.
+
+    A contact is one person, so its email, phone and mobile ad id are one user (TikTok's
+    ``cover_num`` counts users, not hashes). Hashes are computed exactly as the sync task computes
+    them (:func:`tiktok_audiences.identifiers.hash_members`); raw values never leave this process.
+    Contacts without any valid identifier are nobody TikTok could know and are left out.
+    """
+    from tiktok_audiences.identifiers import InvalidIdentifier, hash_members, is_sha256_hex, normalize_phone
+
+    with engine.connect() as conn:
+        frame = pd.read_sql(
+            sa.select(CONTACTS.c.contact_id, CONTACTS.c.email, CONTACTS.c.phone, CONTACTS.c.phone_country,
+                      CONTACTS.c.mobile_ad_id).order_by(CONTACTS.c.contact_id),
+            conn,
+        )
+    members = hash_members(frame).members
+    by_type = {id_type: dict(zip(rows["contact_id"], rows["id_hash"], strict=True))
+               for id_type, rows in members.groupby("id_type")}
+    emails, phones, maids = (by_type.get(t, {}) for t in ("email", "phone", "maid"))
+    raw_phones = dict(zip(frame["contact_id"], zip(frame["phone"], frame["phone_country"], strict=True), strict=True))
+    users: list[list[str | None]] = []
+    for contact_id in sorted(set(emails) | set(phones) | set(maids)):
+        digits = None
+        if contact_id in phones:
+            raw, region = raw_phones[contact_id]
+            if not is_sha256_hex(raw):  # a pre-hashed phone exists in one form only
+                try:
+                    digits = hashlib.sha256(normalize_phone(raw, region)[1:].encode()).hexdigest()
+                except InvalidIdentifier:  # pragma: no cover - hash_members accepted the same value
+                    digits = None
+        users.append([emails.get(contact_id), phones.get(contact_id), digits, maids.get(contact_id)])
+    return users
+
+
+def register_population(sandbox_url: str, users: Sequence[Sequence[str | None]], chunk: int = 20_000) -> int:
+    """Register ``users`` (from :func:`population_hashes`) with the sandbox; returns its user count.
+
+    Sent in chunks to keep request bodies modest; groups sharing a hash merge across chunks too.
+    """
+    import requests
+
+    registered = 0
+    for start in range(0, len(users), chunk):
+        response = requests.post(
+            f"{sandbox_url}/_sandbox/population",
+            json={"id_schema": list(POPULATION_SCHEMA), "users": [list(u) for u in users[start:start + chunk]]},
+            timeout=120,
+        )
+        response.raise_for_status()
+        registered = int(response.json()["users"])
+    return registered

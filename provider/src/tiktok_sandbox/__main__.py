@@ -35,7 +35,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--match-rate",
         type=float,
         default=defaults.match_rate,
-        help="share of hashes that count as TikTok users (default: %(default)s)",
+        help="share of users on TikTok: registered users, else each hash (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--phone-match-form",
+        action="append",
+        dest="phone_match_forms",
+        choices=("e164", "digits"),
+        help="phone hash form that matches a registered user's phone; repeat for both (default: both)",
     )
     parser.add_argument(
         "--qps",
@@ -77,6 +84,8 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
     )
     if args.advertiser_ids:
         config.advertiser_ids = list(dict.fromkeys(args.advertiser_ids))
+    if getattr(args, "phone_match_forms", None):
+        config.phone_match_forms = tuple(args.phone_match_forms)
     config.validate()
     return config
 

@@ -11,6 +11,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from tiktok_sandbox.population import check_phone_forms
+
 #: Scope ids carried by TikTok Marketing API tokens (fact sheet §3).
 SCOPE_AUDIENCE_MANAGEMENT = 3
 SCOPE_READ_AUDIENCES = 30
@@ -37,6 +39,7 @@ RUNTIME_TUNABLE_FIELDS: frozenset[str] = frozenset(
         "auth_code_ttl_seconds",
         "max_mapping_users",
         "partner_api_enabled",
+        "phone_match_forms",
     }
 )
 
@@ -65,8 +68,12 @@ class SandboxConfig:
 
     #: Seconds a created (or updated) audience stays "calculating" before is_valid/cover_num settle.
     processing_seconds: float = 2.0
-    #: Share of member hashes that count as TikTok users (deterministic, see identifiers.py).
+    #: Share of users that exist on TikTok: of the registered users, or, with no population
+    #: registered, of member hashes (each its own user); deterministic, see population.py.
     match_rate: float = 0.62
+    #: Forms in which a registered user's phone hash matches a PHONE_SHA256 member: "e164" (SHA-256
+    #: of "+16577770000") and/or "digits" ("16577770000"). TikTok documents both (fact sheet §6).
+    phone_match_forms: tuple[str, ...] = ("e164", "digits")
     #: Fewest records a customer-file audience may hold after create/update (fact sheet §4.3, §7).
     min_audience_size: int = 1000
     #: Requests per second allowed per access token before code 40100; 0 disables the limit.
@@ -126,6 +133,7 @@ class SandboxConfig:
             raise ValueError("advertiser_ids must not be empty")
         if not 0.0 <= self.match_rate <= 1.0:
             raise ValueError("match_rate must be within [0, 1]")
+        self.phone_match_forms = check_phone_forms(self.phone_match_forms)
         non_negative = {
             "processing_seconds": self.processing_seconds,
             "qps_limit": self.qps_limit,

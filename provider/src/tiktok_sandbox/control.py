@@ -8,7 +8,7 @@ the request log holds sizes and codes only.
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, FastAPI, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
@@ -55,6 +55,20 @@ class ConfigPatch(BaseModel):
     auth_code_ttl_seconds: float | None = Field(default=None, ge=0)
     max_mapping_users: int | None = Field(default=None, ge=1)
     partner_api_enabled: bool | None = None
+    phone_match_forms: list[Literal["e164", "digits"]] | None = Field(default=None, min_length=1)
+
+
+class PopulationSpec(BaseModel):
+    """Body of ``POST /_sandbox/population``: TikTok users as groups of identifier hashes.
+
+    Like ``/segment/mapping/``'s ``batch_data``: each user is one list with a hash (or null) per
+    ``id_schema`` kind. Hashes only; the sandbox plays TikTok, which never sees raw identifiers.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    id_schema: list[str] = Field(min_length=1, description="kinds: email, phone_e164, phone_digits, maid, maid_md5")
+    users: list[list[str | None]] = Field(description="one list per user, aligned with id_schema")
 
 
 def build_control_router(state: SandboxState) -> APIRouter:
@@ -155,6 +169,25 @@ def build_control_router(state: SandboxState) -> APIRouter:
     def read_config() -> dict[str, Any]:
         """The configuration in force."""
         return asdict(state.config)
+
+    @router.post("/population")
+    def register_population(spec: PopulationSpec) -> dict[str, Any]:
+        """Register TikTok users; groups sharing a hash are one user. Every audience is re-matched."""
+        try:
+            return state.register_population(spec.id_schema, spec.users)
+        except ValueError as exc:
+            raise HTTPException(status_code=422, detail=str(exc)) from exc
+
+    @router.get("/population")
+    def read_population() -> dict[str, Any]:
+        """How many users and hashes are registered, and which phone forms match."""
+        return state.population_summary()
+
+    @router.delete("/population")
+    def clear_population() -> dict[str, bool]:
+        """Forget the registered users: every hash is its own one-identifier user again."""
+        state.clear_population()
+        return {"ok": True}
 
     @router.get("/requests")
     def requests_log() -> list[dict[str, Any]]:

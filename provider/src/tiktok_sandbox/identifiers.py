@@ -1,4 +1,4 @@
-"""Identifier types, customer-file parsing and the deterministic "is a TikTok user" rule.
+"""Identifier types, customer-file parsing and the deterministic "is on TikTok" draw.
 
 Customer files can hold a million lines, so parsing avoids per-line Python work where it can:
 whole-text lowercasing, ``str.split`` for single-column files, one ``str.translate`` pass to check
@@ -281,16 +281,24 @@ def parse_customer_file(raw: bytes, calculate_type: str) -> ParsedFile:
 
 
 def match_threshold(match_rate: float) -> float:
-    """Return the 32-bit threshold below which a hash counts as a TikTok user."""
+    """Return the 32-bit threshold below which a hash (or a user's key) counts as on TikTok."""
     # x / 2**32 < rate  <=>  x < rate * 2**32, and scaling by a power of two is exact in floats.
     return match_rate * 2**32
 
 
-def count_matched(hashes: Iterable[str], match_rate: float) -> int:
-    """Count the hashes that are "TikTok users".
+def hash_score(value: str) -> int:
+    """The deterministic 32-bit draw behind "is on TikTok": ``int(sha256(value).hexdigest()[:8], 16)``.
 
-    A hash matches iff ``int(sha256(hash).hexdigest()[:8], 16) / 2**32 < match_rate``, which is
-    what ``int.from_bytes(digest[:4], "big")`` computes without building the hex string.
+    ``int.from_bytes(digest[:4], "big")`` computes it without building the hex string.
+    """
+    return int.from_bytes(hashlib.sha256(value.encode()).digest()[:4], "big")
+
+
+def count_matched(hashes: Iterable[str], match_rate: float) -> int:
+    """Count the hashes that are TikTok users when no population is registered.
+
+    Each such hash is its own one-identifier user, on TikTok iff
+    ``int(sha256(hash).hexdigest()[:8], 16) / 2**32 < match_rate`` (see :mod:`tiktok_sandbox.population`).
     """
     threshold = match_threshold(match_rate)
     sha256 = hashlib.sha256
@@ -298,5 +306,5 @@ def count_matched(hashes: Iterable[str], match_rate: float) -> int:
 
 
 def count_matched_sets(members: MemberSets | dict[str, frozenset[str]], match_rate: float) -> int:
-    """Count matched hashes over every member set."""
+    """Count matched hashes over every member set (no population registered)."""
     return sum(count_matched(values, match_rate) for values in members.values())

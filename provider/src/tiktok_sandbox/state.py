@@ -25,11 +25,11 @@ from tiktok_sandbox.errors import ApiError, Code, parameter_error
 from tiktok_sandbox.identifiers import (
     MULTIPLE_TYPES,
     MemberSets,
-    count_matched,
     count_matched_sets,
     id_family,
     storage_key,
 )
+from tiktok_sandbox.population import Population
 
 CUSTOMER_FILE_AUDIENCE = "Customer File Audience"
 PARTNER_AUDIENCE = "Partner"
@@ -96,8 +96,13 @@ class HistoryEntry:
 class Audience:
     """A custom audience with its real member set.
 
-    ``matched_count`` always reflects the current members; ``cover_num`` is what TikTok shows,
+    ``matched_users`` always reflects the current members; ``cover_num`` is what TikTok shows,
     which only catches up once the processing window (``processing_until``) has passed.
+    ``matched_count`` counts matched users without an identity: member hashes that are their own
+    user (no population registered) or, for a lookalike, its computed reach;
+    ``matched_user_refs`` maps each matched *registered* user to how many member hashes reach it,
+    so that a user holding an email, a phone and a MAID counts once and leaves only with its
+    last hash (see :mod:`tiktok_sandbox.population`).
     """
 
     audience_id: str
@@ -120,6 +125,12 @@ class Audience:
     last_replace_at: float | None = None
     deleted: bool = False
     lookalike_spec: dict | None = None
+    matched_user_refs: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def matched_users(self) -> int:
+        """Distinct TikTok users the current members reach: what ``cover_num`` becomes once processed."""
+        return self.matched_count + len(self.matched_user_refs)
 
     @property
     def member_count(self) -> int:
@@ -143,7 +154,7 @@ class Audience:
         if self.settled or now < self.processing_until:
             return
         self.settled = True
-        self.cover_num = self.matched_count
+        self.cover_num = self.matched_users
         if self.cover_num >= min_matched:
             self.is_valid = True
             self.msg = None
@@ -243,6 +254,7 @@ class SandboxState:
         self._faults: list[Fault] = []
         self._request_log: deque[RequestLogEntry] = deque()
         self._request_times: dict[str, deque[float]] = {}
+        self._population = Population()
         self.reset()
 
     # ----------------------------------------------------------------- lifecycle & config
@@ -274,12 +286,115 @@ class SandboxState:
             self._faults.clear()
             self._request_log = deque(maxlen=self._config.request_log_limit)
             self._request_times.clear()
+            self._population.clear()
 
     def update_config(self, updates: dict[str, object]) -> SandboxConfig:
         """Change run-time tunables; raises ValueError for unknown keys or bad values."""
         with self._lock:
-            self._config = self._config.with_updates(dict(updates))
+            before = self._config
+            self._config = before.with_updates(dict(updates))
+            if self._config.phone_match_forms != before.phone_match_forms or (
+                self._population.registered and self._config.match_rate != before.match_rate
+            ):
+                # Which hashes reach a user on TikTok changed, so every audience's matches change
+                # with it. (Without a population a new match_rate applies to later changes only.)
+                self._rematch_all()
             return self._config.copy()
+
+    # ----------------------------------------------------------------- population (who is on TikTok)
+
+    def register_population(self, id_schema: Sequence[str], users: Sequence[Sequence[str | None]]) -> dict:
+        """Register TikTok users as groups of hashes (all or nothing) and re-match every audience.
+
+        Raises:
+            ValueError: the registration is malformed (see :meth:`Population.validate`).
+        """
+        groups = Population.validate(id_schema, users)
+        with self._lock:
+            added = self._population.add(groups)
+            self._rematch_all()
+            return {"registered": added, **self._population_summary()}
+
+    def clear_population(self) -> None:
+        """Forget the registered users: every hash is its own user again."""
+        with self._lock:
+            self._population.clear()
+            self._rematch_all()
+
+    def population_summary(self) -> dict:
+        """How many users and identifiers are registered, and the phone forms that match."""
+        with self._lock:
+            return self._population_summary()
+
+    def _population_summary(self) -> dict:
+        return {
+            "users": self._population.user_count(),
+            "identifiers": self._population.identifier_counts(),
+            "phone_match_forms": list(self._config.phone_match_forms),
+        }
+
+    def matched_users(self, audience_id: str) -> int | None:
+        """Distinct TikTok users the audience's *current* members reach (``cover_num`` once processed).
+
+        None for an unknown audience. Unlike ``cover_num`` this does not wait for processing.
+        """
+        with self._lock:
+            audience = self._audiences.get(audience_id)
+            return None if audience is None else audience.matched_users
+
+    def count_matched_users(self, members: MemberSets) -> int:
+        """Distinct TikTok users a member set would reach, computed from scratch (for rules that
+        must judge a result before applying it)."""
+        with self._lock:
+            lone, refs = self._tally(members)
+            return lone + len(refs)
+
+    def _tally(self, members: MemberSets | dict[str, frozenset[str]]) -> tuple[int, dict[int, int]]:
+        """``(matched hashes without a registered user, {registered user: hashes reaching it})``."""
+        config = self._config
+        if not self._population.registered:
+            return count_matched_sets(members, config.match_rate), {}
+        return 0, self._population.matched_users(members, config.match_rate, config.phone_match_forms)
+
+    def _count_in(self, audience: Audience, added: MemberSets) -> None:
+        """Add the matches of members that just joined ``audience``."""
+        lone, refs = self._tally(added)
+        audience.matched_count += lone
+        held = audience.matched_user_refs
+        for user, hashes in refs.items():
+            held[user] = held.get(user, 0) + hashes
+
+    def _count_out(self, audience: Audience, removed: MemberSets) -> None:
+        """Take out the matches of members that just left ``audience``."""
+        if not self._population.registered:
+            audience.matched_count -= count_matched_sets(removed, self._config.match_rate)
+            return
+        held = audience.matched_user_refs
+        forms = self._config.phone_match_forms
+        for id_type, values in removed.items():
+            for value in values:
+                # Only users the audience holds can leave it, whatever match_rate is in force now.
+                user = self._population.user_of(id_type, value, forms)
+                if user is not None and user in held:
+                    held[user] -= 1
+                    if not held[user]:
+                        del held[user]
+
+    def _rematch_all(self) -> None:
+        """Recount every live member audience after the population (or the phone forms) changed.
+
+        User ids change when groups merge, so the counts are rebuilt rather than adjusted. Settled
+        audiences show the new count at once; one still processing shows it when its window closes.
+        """
+        now = self.now()
+        for audience in self._audiences.values():
+            if audience.deleted or audience.audience_type == LOOKALIKE_AUDIENCE:
+                continue  # a lookalike's reach follows its seed at create / refresh
+            audience.settle(now, self._config.min_audience_size)
+            audience.matched_count, audience.matched_user_refs = self._tally(audience.members)
+            if audience.settled:
+                audience.settled = False
+                audience.settle(now, self._config.min_audience_size)
 
     # ----------------------------------------------------------------- tokens & OAuth
 
@@ -421,9 +536,10 @@ class SandboxState:
                 created_at=now,
                 modified_at=now,
                 processing_until=now + self._config.processing_seconds,
-                matched_count=count_matched_sets(members, self._config.match_rate),
+                matched_count=0,
                 retention_in_days=retention_in_days,
             )
+            self._count_in(audience, members)
             audience.history.append(
                 HistoryEntry("create", f"{len(files)} file(s), {audience.member_count} record(s)", now)
             )
@@ -475,25 +591,24 @@ class SandboxState:
         if action == "REPLACE":
             self._check_replace_cooldown(audience, now)
         incoming = _merge_files(files, audience.calculate_type)
-        rate = self._config.match_rate
         if action == "APPEND":
             added = {key: values - audience.members.get(key, set()) for key, values in incoming.items()}
             self._require_min_size(audience.member_count + sum(len(v) for v in added.values()))
             for key, values in added.items():
                 audience.members.setdefault(key, set()).update(values)
-            audience.matched_count += count_matched_sets(added, rate)
+            self._count_in(audience, added)
             changed = sum(len(v) for v in added.values())
         elif action == "REMOVE":
             removed = _matching_members(audience.members, incoming)
             self._require_min_size(audience.member_count - sum(len(v) for v in removed.values()))
             for key, values in removed.items():
                 audience.members[key] -= values
-            audience.matched_count -= count_matched_sets(removed, rate)
+            self._count_out(audience, removed)
             changed = sum(len(v) for v in removed.values())
         else:
             self._require_min_size(sum(len(v) for v in incoming.values()))
             audience.members = incoming
-            audience.matched_count = count_matched_sets(incoming, rate)
+            audience.matched_count, audience.matched_user_refs = self._tally(incoming)
             audience.last_replace_at = now
             changed = audience.member_count
         audience.modified_at = now
@@ -727,13 +842,15 @@ class SandboxState:
             for audience in audiences.values():
                 # Publish any finished processing before this change opens a new window.
                 audience.settle(now, self._config.min_audience_size)
-            rate = self._config.match_rate
             touched: set[str] = set()
             for change in changes:
                 audience = audiences[change.audience_id]
                 if _apply_mapping_change(audience, action, change):
-                    delta = count_matched((change.value,), rate)
-                    audience.matched_count += delta if action == "add" else -delta
+                    one = {change.id_type: {change.value}}
+                    if action == "add":
+                        self._count_in(audience, one)
+                    else:
+                        self._count_out(audience, one)
                     touched.add(audience.audience_id)
             for audience_id in touched:
                 audience = audiences[audience_id]
