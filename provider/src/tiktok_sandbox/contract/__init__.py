@@ -13,6 +13,7 @@ a request may carry hashes, names or tokens, and a violation is kept in the sand
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
@@ -101,7 +102,9 @@ def _describe(error: ValidationError) -> tuple[str, str]:
     field = _field_path(error.absolute_path)
     kind, expected = error.validator, error.validator_value
     if kind == "required":
-        missing = next((name for name in expected if name not in (error.instance or {})), "?")
+        # jsonschema reports one error per missing name and names it only in its message.
+        match = re.match(r"^'(.+)' is a required property$", error.message)
+        missing = match.group(1) if match else "?"
         return _join(field, missing), "is required"
     if kind == "additionalProperties":
         known = set(error.schema.get("properties", {}))
