@@ -33,7 +33,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from tiktok_sandbox.config import SCOPE_READ_AUDIENCES, SCOPE_WRITE_AUDIENCES
-from tiktok_sandbox.contract import check_request
+from tiktok_sandbox.contract import check_request, endpoint_contract
 from tiktok_sandbox.errors import ApiError, Code, default_message, parameter_error
 from tiktok_sandbox.identifiers import (
     CALCULATE_TYPES,
@@ -669,7 +669,10 @@ def _enforce_contract(state: SandboxState, endpoint: Endpoint, ctx: CallContext)
     violations = check_request(endpoint.path, params)
     if violations:
         state.record_contract_violations(violations)
-        raise ApiError(Code.PARAMETER_ERROR, violations[0].message())
+        # A field TikTok answers with its own code (x-codes) keeps it; everything else is 40002.
+        codes = (endpoint_contract(endpoint.path) or {}).get("x-codes", {})
+        first = violations[0]
+        raise ApiError(codes.get(first.field.split(".")[0].split("[")[0], Code.PARAMETER_ERROR), first.message())
 
 
 async def _run(state: SandboxState, request: Request, endpoint: Endpoint, request_id: str) -> dict[str, Any]:
