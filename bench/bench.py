@@ -155,7 +155,7 @@ def sync(name: str, run_id: str, env: dict[str, str], sandbox, store, full_resyn
 # the sandbox's request threads slow, and the upload times with it.
 def member_set(sandbox, audience_id: str) -> set[str]:
     members = sandbox.state.audience_members(audience_id) or {}
-    names = {"EMAIL_SHA256": "email", "PHONE_SHA256": "phone", "MAID_SHA256": "maid"}
+    names = {"EMAIL_SHA256": "email", "PHONE_SHA256": "phone", "MAID_SHA256": "maid", "FIRST_SHA256": "maid"}
     return {f"{names.get(t, t)}:{h}" for t, hashes in members.items() for h in hashes}
 
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from tiktok_audiences.identifiers import (
     ID_TYPES,
     REASONS,
+    TIKTOK_CALCULATE_TYPE,
     TIKTOK_ID_COLUMN,
     HashResult,
     InvalidIdentifier,
@@ -54,6 +55,12 @@ def test_public_constants():
         "email": "EMAIL_SHA256",
         "phone": "PHONE_SHA256",
         "maid": "MAID_SHA256",
+    }
+    # create's calculate_type enum has no MAID_* (yml_files/dmp_custom_audience_create.yml)
+    assert TIKTOK_CALCULATE_TYPE == {
+        "email": "EMAIL_SHA256",
+        "phone": "PHONE_SHA256",
+        "maid": "FIRST_SHA256",
     }
 
 

@@ -44,6 +44,7 @@ __all__ = [
     "OUTCOMES",
     "PHONE_REGION_COLUMN",
     "REASONS",
+    "TIKTOK_CALCULATE_TYPE",
     "TIKTOK_ID_COLUMN",
     "HashResult",
     "InvalidIdentifier",
@@ -64,7 +65,25 @@ TIKTOK_ID_COLUMN: dict[str, str] = {
     "phone": "PHONE_SHA256",
     "maid": "MAID_SHA256",
 }
-"""TikTok's ``calculate_type`` / file header for each identifier type (fact sheet §4.1)."""
+"""The customer-file header naming each identifier type's column.
+
+TikTok's help center names the mobile ad id column ``MAID_SHA256``
+(https://ads.tiktok.com/help/article/list-of-supported-ids-and-formats-for-a-customer-file), and the
+upload's enum lists ``MAID_SHA256`` as an alias of ``FIRST_SHA256`` (tiktok/tiktok-business-api-sdk
+yml_files/dmp_custom_audience_file_upload.yml). Not a ``calculate_type``: see :data:`TIKTOK_CALCULATE_TYPE`.
+"""
+
+TIKTOK_CALCULATE_TYPE: dict[str, str] = {
+    "email": "EMAIL_SHA256",
+    "phone": "PHONE_SHA256",
+    "maid": "FIRST_SHA256",
+}
+"""TikTok's ``calculate_type`` of an audience (and its uploads) holding one identifier type.
+
+Mobile ad ids are ``FIRST_SHA256`` ("IDFA or GAID", SHA-256): create's enum is strict and has no
+``MAID_*`` value (tiktok/tiktok-business-api-sdk yml_files/dmp_custom_audience_create.yml), so TikTok
+refuses ``MAID_SHA256`` there even though the upload accepts it as an alias.
+"""
 
 INPUT_COLUMN: dict[str, str] = {"email": "email", "phone": "phone", "maid": "mobile_ad_id"}
 """Column of the reference ``contacts`` table that holds each identifier type."""

@@ -49,13 +49,16 @@ _KIND_HASH_TYPE = {
     "maid_md5": "MAID_MD5",
 }
 # Which population kinds a member stored under an audience id type is looked up in (phones: see
-# kinds_for). Mobile ids of every spelling (IDFA, GAID, Android's AAID, MAID) are one device id.
+# kinds_for). Mobile ids of every spelling (IDFA, GAID, Android's AAID, MAID, and FIRST_*, the
+# member key of an "IDFA or GAID" audience) are one device id.
 _MEMBER_KINDS: dict[str, tuple[str, ...]] = {
     "EMAIL_SHA256": ("email",),
+    "FIRST_SHA256": ("maid",),
     "MAID_SHA256": ("maid",),
     "IDFA_SHA256": ("maid",),
     "GAID_SHA256": ("maid",),
     "AAID_SHA256": ("maid",),
+    "FIRST_MD5": ("maid_md5",),
     "MAID_MD5": ("maid_md5",),
     "IDFA_MD5": ("maid_md5",),
     "GAID_MD5": ("maid_md5",),
