@@ -39,7 +39,7 @@ def unexpected_contract_violations(before: dict[int, int]) -> list[str]:
     found: list[str] = []
     for state in list(LIVE_STATES):
         for violation in state.contract_violation_history()[before.get(id(state), 0) :]:
-            found.append(f"{violation.endpoint} {violation.message()}")
+            found.append(f"{violation.kind} {violation.endpoint} {violation.message()}")
     return found
 
 

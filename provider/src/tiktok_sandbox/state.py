@@ -271,7 +271,9 @@ class SandboxState:
     # ----------------------------------------------------------------- contract violations
 
     def record_contract_violations(self, violations: Sequence[Violation]) -> None:
-        """Keep requests that broke TikTok's contract (field paths and problems only, no values)."""
+        """Keep calls that broke TikTok's contract (field paths and problems only, no values)."""
+        if not violations:
+            return
         with self._lock:
             self._contract_violations.extend(violations)
             self._contract_violation_history.extend(violations)

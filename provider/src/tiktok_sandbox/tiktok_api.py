@@ -6,8 +6,12 @@ Pipeline of one call, in TikTok's order:
 2. ``Access-Token`` header: missing -> 40104, unknown/revoked -> 40105,
 3. per-token QPS limit -> 40100,
 4. body decoding (JSON object, multipart form, or query string),
-5. the endpoint handler: parameter checks (40002), advertiser and scope checks (40001), then the
-   state change.
+5. TikTok's contract (``tiktok_sandbox/contract/tiktok_api.json``): a request that breaks it is
+   refused with 40002 naming the field and recorded as a contract violation,
+6. the endpoint handler: parameter checks (40002), advertiser and scope checks (40001), then the
+   state change,
+7. the answer's ``data`` is checked against the contract's response schema; a mismatch (the
+   sandbox inventing or misnaming a field) is recorded as a violation of kind "response".
 
 Every outcome is HTTP 200 with ``{"code", "message", "request_id", "data"}``; only unknown paths
 (HTTP 404) and injected HTTP faults have another status.
@@ -33,7 +37,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from tiktok_sandbox.config import SCOPE_READ_AUDIENCES, SCOPE_WRITE_AUDIENCES
-from tiktok_sandbox.contract import check_request, endpoint_contract
+from tiktok_sandbox.contract import check_request, check_response, endpoint_contract
 from tiktok_sandbox.errors import ApiError, Code, default_message, parameter_error
 from tiktok_sandbox.identifiers import (
     CALCULATE_TYPES,
@@ -132,13 +136,19 @@ def envelope(code: int, message: str, request_id: str, data: dict[str, Any] | No
     return {"code": code, "message": message, "request_id": request_id, "data": data if code == 0 else {}}
 
 
-def audience_details(snapshot: AudienceSnapshot, now: float, *, include_type_alias: bool = False) -> dict[str, Any]:
-    """Render an audience the way list items and ``audience_details`` look."""
+def audience_details(snapshot: AudienceSnapshot, now: float, *, kind_field: str = "audience_type") -> dict[str, Any]:
+    """Render an audience the way list items (``kind_field="audience_type"``) and get's ``audience_details``
+    (``kind_field="type"``) look.
+
+    The two endpoints name the audience kind differently: get's response_rule maps it to ``type``
+    (tiktok/tiktok-business-api-sdk yml_files/dmp_custom_audience_get.yml), list items call it
+    ``audience_type`` (bububa/tiktok-business model/dmp/customaudience/list.go). Each carries only its own.
+    """
     expired = now >= snapshot.expires_at
     details: dict[str, Any] = {
         "audience_id": snapshot.audience_id,
         "name": snapshot.name,
-        "audience_type": snapshot.audience_type,
+        kind_field: snapshot.audience_type,
         "audience_sub_type": snapshot.sub_type,
         "calculate_type": snapshot.calculate_type,
         "cover_num": 0 if expired else snapshot.cover_num,
@@ -155,10 +165,6 @@ def audience_details(snapshot: AudienceSnapshot, now: float, *, include_type_ali
     }
     if snapshot.lookalike_spec is not None:
         details["lookalike_spec"] = dict(snapshot.lookalike_spec)
-    if include_type_alias:
-        # TikTok's own SDK maps the get endpoint's field as "type" (and Segment's captured
-        # fixture shows "type"), while list uses "audience_type"; get carries both.
-        details["type"] = snapshot.audience_type
     return details
 
 
@@ -395,7 +401,7 @@ def audience_get(ctx: CallContext) -> dict[str, Any]:
     return {
         "list": [
             {
-                "audience_details": audience_details(snapshot, now, include_type_alias=True),
+                "audience_details": audience_details(snapshot, now, kind_field="type"),
                 "audience_history": audience_history(snapshot, history_size),
             }
             for snapshot in ctx.state.get_audiences(advertiser_id, audience_ids)
@@ -689,6 +695,8 @@ async def _run(state: SandboxState, request: Request, endpoint: Endpoint, reques
         data = await run_in_threadpool(endpoint.handler, ctx)
     except ApiError as error:
         return envelope(error.code, error.message, request_id)
+    # The answer is still sent: a wrong shape is the sandbox's bug, and the test suite fails on it.
+    state.record_contract_violations(check_response(endpoint.path, data))
     return envelope(Code.OK, "OK", request_id, data)
 
 

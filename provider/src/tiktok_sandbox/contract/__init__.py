@@ -1,4 +1,7 @@
-"""TikTok's API contract as data (``tiktok_api.json``) and the check the sandbox runs on every request.
+"""TikTok's API contract as data (``tiktok_api.json``) and the checks the sandbox runs on every call.
+
+Every request is checked before its handler runs (:func:`check_request`) and every successful
+answer's ``data`` after it (:func:`check_response`), which catches a sandbox that invents a field.
 
 The schemas are transcribed from TikTok's own endpoint specs (tiktok/tiktok-business-api-sdk
 ``yml_files/``), from its generated SDK code where no yml exists (OAuth), and from partner code for
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib.resources import files
 from typing import Any
@@ -26,13 +29,21 @@ from jsonschema.exceptions import ValidationError
 _STRING_PAYLOADS = ("query", "multipart/form-data")
 
 
+#: Violation kinds: a request the client sent, or a response ``data`` the sandbox sent.
+REQUEST, RESPONSE = "request", "response"
+
+
 @dataclass(frozen=True)
 class Violation:
-    """One way a request broke the contract: ``field`` is a path like ``file_paths[0]``."""
+    """One way a call broke the contract: ``field`` is a path like ``file_paths[0]``.
+
+    ``kind`` is ``"request"`` (the caller is wrong) or ``"response"`` (the sandbox is wrong).
+    """
 
     endpoint: str
     field: str
     problem: str
+    kind: str = REQUEST
 
     def message(self) -> str:
         """TikTok's 40002 wording: ``Parameter error: <field>: <problem>``."""
@@ -58,8 +69,13 @@ def endpoint_contract(path: str) -> dict[str, Any] | None:
 
 
 @cache
-def _validator(key: str) -> Draft202012Validator:
-    return Draft202012Validator(load_contract()["endpoints"][key]["request"])
+def _validator(key: str, part: str) -> Draft202012Validator | None:
+    """The validator of an endpoint's ``request`` or ``response``; the document's ``$defs`` resolve."""
+    contract = load_contract()
+    schema = contract["endpoints"][key].get(part)
+    if schema is None:
+        return None
+    return Draft202012Validator({"$defs": contract.get("$defs", {}), **schema})
 
 
 def _decode_value(value: Any, schema: dict[str, Any]) -> Any:
@@ -97,7 +113,7 @@ def _field_path(parts: Any) -> str:
     return text
 
 
-def _describe(error: ValidationError) -> tuple[str, str]:
+def _describe(error: ValidationError, kind_of_call: str = REQUEST) -> tuple[str, str]:
     """(field path, problem) without the value sent, except an enum choice."""
     field = _field_path(error.absolute_path)
     kind, expected = error.validator, error.validator_value
@@ -109,7 +125,8 @@ def _describe(error: ValidationError) -> tuple[str, str]:
     if kind == "additionalProperties":
         known = set(error.schema.get("properties", {}))
         extra = sorted(name for name in error.instance if name not in known)
-        return _join(field, extra[0] if extra else "?"), "is not a parameter of this endpoint"
+        problem = "is not a parameter of this endpoint" if kind_of_call == REQUEST else "is not a field TikTok answers"
+        return _join(field, extra[0] if extra else "?"), problem
     problems = {
         "enum": lambda: f"{error.instance!r} is not one of {list(expected)}",
         "type": lambda: f"should be of type {expected}",
@@ -119,6 +136,7 @@ def _describe(error: ValidationError) -> tuple[str, str]:
         "maxItems": lambda: f"should have at most {expected} items",
         "minimum": lambda: f"should be at least {expected}",
         "maximum": lambda: f"should be at most {expected}",
+        "maxProperties": lambda: "should carry no field" if expected == 0 else f"should have at most {expected} fields",
     }
     problem = problems.get(str(kind), lambda: f"does not satisfy {kind}")()
     return field or "(body)", problem
@@ -134,9 +152,24 @@ def check_request(path: str, params: dict[str, Any]) -> list[Violation]:
     Endpoints without a contract entry are not checked. String-borne values are decoded first
     (:func:`decode`), so pass query and multipart fields as they arrived.
     """
-    entry = endpoint_contract(path)
-    if entry is None:
+    if endpoint_contract(path) is None:
         return []
-    decoded = decode(path, params)
-    errors = sorted(_validator(_key(path)).iter_errors(decoded), key=lambda e: list(map(str, e.absolute_path)))
-    return [Violation(_key(path), *_describe(error)) for error in errors]
+    return _check(path, REQUEST, decode(path, params))
+
+
+def check_response(path: str, data: Any) -> list[Violation]:
+    """Every way a successful answer's ``data`` breaks the contract (kind ``"response"``); [] if none."""
+    if endpoint_contract(path) is None:
+        return []
+    return _check(path, RESPONSE, data)
+
+
+def _check(path: str, part: str, instance: Any) -> list[Violation]:
+    validator = _validator(_key(path), part)
+    if validator is None:
+        return []
+    errors = sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path)))
+    violations = [Violation(_key(path), *_describe(error, part), kind=part) for error in errors]
+    if part == RESPONSE:  # name response fields from the envelope: data.list[0].audience_details.type
+        violations = [replace(v, field="data" if v.field == "(body)" else f"data.{v.field}") for v in violations]
+    return violations
