@@ -442,3 +442,28 @@ def test_refused_replace_changes_nothing_on_tiktok_or_here_until_the_fallback_is
     assert row["status"] == "Failed" and "40700" in row["status_message"]
     assert_success(audience_env.run("buyers"))
     assert tiktok_members(audience_env) == expected_identifiers(range(51, 1401))
+
+
+def test_maid_only_audience_is_created_as_first_sha256_and_keeps_syncing(audience_env):
+    """TikTok's create refuses MAID_SHA256 (its strict enum has FIRST_SHA256 for "IDFA or GAID")."""
+    db = ContactDatabase(audience_env.contacts)
+    db.add_contacts(range(1, 3301))  # every third contact has a mobile ad id: 1,100 of them
+    db.add_segment(1, "Mobile app users", members=range(1, 3301))
+    define(audience_env, key="mobile", name="Mobile app users", include_segments=[1], exclude_segments=[],
+           identifiers=["maid"])
+
+    assert_success(audience_env.run("mobile"))
+
+    assert tiktok_members(audience_env, "mobile") == expected_identifiers(range(1, 3301), types=("maid",))
+    row = audience_env.audience_row("mobile")
+    [audience] = audience_env.sandbox.audiences()
+    assert audience["calculate_type"] == row["calculate_type"] == "FIRST_SHA256"
+    assert row["status"] == "Active"
+
+    # A row recorded before the fix still says MAID_SHA256: the next sync neither reads nor needs it.
+    audience_env.store().update_audience("mobile", calculate_type="MAID_SHA256")
+    db.remove_members(1, range(1, 301))
+    assert_success(audience_env.run("mobile"))
+
+    assert tiktok_members(audience_env, "mobile") == expected_identifiers(range(301, 3301), types=("maid",))
+    assert audience_env.audience_row("mobile")["calculate_type"] == "FIRST_SHA256"
