@@ -129,6 +129,7 @@ class TikTokAudienceSyncOperator(BaseOperator):
         except TikTokIntegrationError as err:
             raise AirflowFailException(str(err)) from None
         run.api = resolve_api(self.audience.get("api"), hook.integration.api)
+        self._check_api_matches_extract(run, summary_in)
         try:
             self._locate_tiktok_audience(run, hook)
             self._plan(run)
@@ -143,6 +144,31 @@ class TikTokAudienceSyncOperator(BaseOperator):
             # Retrying cannot help: the integration must be re-authenticated (or TikTok must enable
             # partner access for the app) first.
             raise AirflowFailException(str(err)) from None
+
+    def _check_api_matches_extract(self, run: _Run, summary: dict[str, Any]) -> None:
+        """The identifiers were hashed for one API (phone form); they must be sent with that API.
+
+        Also refuses TikTok's customer-file create options for an audience the integration sends as a
+        partner audience (the audience file can only refuse them when it names ``api: partner`` itself).
+        """
+        hashed_for = summary.get("api")
+        if hashed_for and hashed_for != run.api:
+            raise AirflowFailException(
+                f"The extract task hashed the identifiers for the {_API_LABELS[hashed_for]}, but the audience is "
+                f"now sent with the {_API_LABELS[run.api]} (the integration's api changed in between); nothing "
+                f"was sent. Fix: re-run the whole DAG run"
+            )
+        if run.api == PARTNER:
+            options = [name for name in ("retention_in_days", "audience_enhancement")
+                       if self.audience.get(name) is not None]
+            if options:
+                raise AirflowFailException(
+                    f"Audience '{self.audience['name']}' ({self.audience.get('path', 'its audience file')}) sets "
+                    f"{' and '.join(options)}, options of TikTok's customer-file create, but integration "
+                    f"'{self.audience['integration']}' sends it with the partner API (/segment/audience/), which "
+                    f"takes neither; nothing was sent. Fix: remove {' and '.join(options)} from the file, or add "
+                    f"'api: customer_file' to it"
+                )
 
     def _locate_tiktok_audience(self, run: _Run, hook: TikTokHook) -> None:
         """Find the TikTok audience this audience syncs to; forget it if it can no longer be used."""
@@ -471,7 +497,11 @@ class _Sender:
         self.store.update_audience(self.key, create_started_at=utcnow())
         self.requests += 1
         try:
-            audience_id = self.hook.create_audience(name, calculate_type=self.calculate_type, file_paths=paths)
+            audience_id = self.hook.create_audience(
+                name, calculate_type=self.calculate_type, file_paths=paths,
+                retention_in_days=self.operator.audience.get("retention_in_days"),
+                audience_enhancement=self.operator.audience.get("audience_enhancement"),
+            )
         except TikTokRetryableError as err:
             # The create may or may not have happened; the next attempt adopts it by name if it did.
             raise AirflowException(f"Creating the TikTok audience did not complete ({err}); the retry reconciles") from err
