@@ -243,6 +243,7 @@ class TikTokAudienceSyncOperator(BaseOperator):
             live_size=run.row.get("size") if run.audience_id else None,
             new_size=run.audience.size,
             max_share=guards.max_removal_share(),
+            live_cover_num=run.row.get("cover_num") if run.audience_id and run.row.get("is_valid") else None,
         )
         if check.blocked and not _as_bool(self.allow_large_removal):
             message = f"Removal guard: {check.blocked}"
@@ -263,8 +264,8 @@ class TikTokAudienceSyncOperator(BaseOperator):
         from tiktok_audiences.store import utcnow
 
         run.notes.append(
-            f"{run.audience.size} contacts; TikTok needs at least {MIN_AUDIENCE_SIZE:,} and refuses creates and "
-            f"updates below that, so nothing was sent"
+            f"{run.audience.size} contacts; TikTok needs at least {MIN_AUDIENCE_SIZE:,} matched users and refuses "
+            f"creates and updates below that, which fewer contacts cannot reach, so nothing was sent"
         )
         run.store.update_audience(
             run.key, status=AudienceStatus.TOO_SMALL.value, status_message=run.message(), size=run.audience.size,
@@ -322,7 +323,7 @@ class TikTokAudienceSyncOperator(BaseOperator):
 
     def _finish_sync(self, run: _Run, hook: TikTokHook, sender: _Sender | _PartnerSender) -> dict[str, Any]:
         """Read the audience back from TikTok and record status, match, size and the run."""
-        from tiktok_audiences.status import match_rate, resolve_status
+        from tiktok_audiences.status import match_rate, resolve_status, too_few_matched
         from tiktok_audiences.store import utcnow
 
         started = time.perf_counter()
@@ -331,9 +332,15 @@ class TikTokAudienceSyncOperator(BaseOperator):
         is_valid = bool(details.get("is_valid"))
         status = resolve_status(
             size=run.audience.size, tiktok_audience_id=run.audience_id, is_valid=is_valid,
-            deleted_segments=run.deleted_segments,
+            deleted_segments=run.deleted_segments, cover_num=cover_num,
         )
         rate = match_rate(cover_num, run.audience.size) if is_valid else None
+        if too_few_matched(cover_num, is_valid):
+            run.notes.append(
+                f"TikTok matched {cover_num:,} of {run.audience.size:,} contacts to TikTok users; it needs "
+                f"{MIN_AUDIENCE_SIZE:,} matched users to make the audience usable in ad groups, and may refuse "
+                f"updates until then. Add contacts or identifiers (e.g. phones) to reach more users"
+            )
         if run.deleted_segments:
             run.notes.append(
                 f"deleted segment(s) {', '.join(map(str, run.deleted_segments))} keep syncing with their criteria "
