@@ -404,10 +404,11 @@ def test_invalid_identifiers_are_dropped_and_counted_by_reason(audience_env, api
     assert_success(audience_env.run("buyers"))
     invalid = json.loads(audience_env.store().run_history("buyers")[0]["invalid"])
     assert invalid == {"email_malformed": 1, "phone_no_region": 1, "maid_malformed": 1}
-    from tests.integration.contacts import sha
+    from tests.integration.contacts import phone_hashes, sha
 
     expected = expected_identifiers(range(1, 1401)) - {
-        ("email", sha("user1@example.com")), ("phone", sha("+447911000002")), ("maid", sha(str(__import__("uuid").UUID(int=4))))
+        ("email", sha("user1@example.com")), *(("phone", h) for h in phone_hashes(2)),
+        ("maid", sha(str(__import__("uuid").UUID(int=4))))
     }
     assert tiktok_members(audience_env) == expected
 
@@ -442,3 +443,56 @@ def test_refused_replace_changes_nothing_on_tiktok_or_here_until_the_fallback_is
     assert row["status"] == "Failed" and "40700" in row["status_message"]
     assert_success(audience_env.run("buyers"))
     assert tiktok_members(audience_env) == expected_identifiers(range(51, 1401))
+
+
+# -- normalization options and create options (issue 15) ---------------------------------------
+
+
+def test_customer_file_default_sends_phones_as_digits(audience_env, contacts):
+    """TikTok's customer-file pages: country code and number without "+" (docs/identifiers.md)."""
+    define(audience_env)
+    assert_success(audience_env.run("buyers"))
+    phones = {h for t, h in tiktok_members(audience_env) if t == "phone"}
+    assert sha(phone(2)[1:]) in phones and sha(phone(2)) not in phones
+
+
+def test_both_phone_forms_are_sent_confirmed_and_removed_together(audience_env, contacts):
+    define(audience_env, normalization={"phone_format": "both"})
+    assert_success(audience_env.run("buyers"))
+    assert tiktok_members(audience_env) == expected_identifiers(range(1, 1401), phone_format="both")
+    row = audience_env.audience_row("buyers")
+    assert row["size"] == 1400  # contacts, not records: two phone forms are one person
+    confirmed = set(audience_env.store().load_confirmed("buyers").itertuples(index=False, name=None))
+    assert {("phone", sha(phone(2))), ("phone", sha(phone(2)[1:]))} <= confirmed
+
+    contacts.remove_members(2, range(1301, 1401))  # 100 contacts leave, 50 of them with a phone
+    assert_success(audience_env.run("buyers"))
+    assert tiktok_members(audience_env) == expected_identifiers(range(1, 1301), phone_format="both")
+    confirmed = set(audience_env.store().load_confirmed("buyers").itertuples(index=False, name=None))
+    assert not {("phone", sha(phone(1302))), ("phone", sha(phone(1302)[1:]))} & confirmed
+    assert audience_env.store().run_history("buyers")[0]["removed"] == 100 + 2 * 50 + 33
+
+
+def test_create_options_reach_tiktok(audience_env, contacts):
+    define(audience_env, retention_in_days=90, audience_enhancement=True)
+    assert_success(audience_env.run("buyers"))
+    from datetime import datetime, timedelta
+
+    from tiktok_audiences.hooks.tiktok import TikTokHook
+
+    details = TikTokHook(tiktok_conn_id="tiktok_default").get_audience(audience_env.audience_row("buyers")["tiktok_audience_id"])
+    created = datetime.strptime(details["create_time"], "%Y-%m-%d %H:%M:%S")
+    assert datetime.strptime(details["expired_time"], "%Y-%m-%d %H:%M:%S") - created == timedelta(days=90)
+    assert details["audience_enhancement"] is True
+
+
+def test_create_options_with_a_partner_integration_fail_clearly_and_send_nothing(audience_env, contacts, monkeypatch):
+    from tests.integration.conftest import set_integration_api
+
+    set_integration_api(monkeypatch, "partner")
+    define(audience_env, retention_in_days=90)
+    run = audience_env.run("buyers")
+    assert run.state == "failed"
+    assert audience_env.sandbox.audiences() == []
+    row = audience_env.audience_row("buyers")
+    assert "retention_in_days" in (row["last_error"] or row["status_message"] or "")

@@ -217,3 +217,31 @@ def test_integration_api_extra_is_read_and_checked(connection):
     assert connection().integration.api is None
     with pytest.raises(TikTokIntegrationError, match="extra api='files' is not one of customer_file, partner"):
         connection(extra={"advertiser_id": CONFIG.advertiser_ids[0], "api": "files"}).integration
+
+
+def test_create_sends_retention_and_enhancement_only_when_set(connection, sandbox):
+    """retention_in_days pins expiry to creation + N days (yml_files/dmp_custom_audience_create.yml)."""
+    from datetime import datetime, timedelta
+
+    hook = connection()
+    path = hook.upload_file(email_file(HASHES), calculate_type="EMAIL_SHA256", file_name="a.csv")
+    pinned = hook.create_audience("Pinned", calculate_type="EMAIL_SHA256", file_paths=[path],
+                                  retention_in_days=30, audience_enhancement=True)
+    details = hook.get_audience(pinned)
+    created = datetime.strptime(details["create_time"], "%Y-%m-%d %H:%M:%S")
+    assert datetime.strptime(details["expired_time"], "%Y-%m-%d %H:%M:%S") - created == timedelta(days=30)
+    assert details["audience_enhancement"] is True
+
+    path = hook.upload_file(email_file(HASHES), calculate_type="EMAIL_SHA256", file_name="b.csv")
+    plain = hook.create_audience("Plain", calculate_type="EMAIL_SHA256", file_paths=[path])
+    details = hook.get_audience(plain)
+    created = datetime.strptime(details["create_time"], "%Y-%m-%d %H:%M:%S")
+    assert datetime.strptime(details["expired_time"], "%Y-%m-%d %H:%M:%S") - created == timedelta(days=365)
+    assert details["audience_enhancement"] is False
+
+
+def test_sandbox_refuses_retention_outside_tiktoks_range(connection):
+    hook = connection()
+    path = hook.upload_file(email_file(HASHES), calculate_type="EMAIL_SHA256", file_name="a.csv")
+    with pytest.raises(TikTokApiError, match="retention_in_days"):
+        hook.create_audience("Too long", calculate_type="EMAIL_SHA256", file_paths=[path], retention_in_days=366)

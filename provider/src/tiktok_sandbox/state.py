@@ -117,6 +117,7 @@ class Audience:
     processing_until: float
     matched_count: int
     retention_in_days: int | None = None
+    audience_enhancement: bool = False
     cover_num: int = 0
     is_valid: bool = False
     settled: bool = False
@@ -189,6 +190,7 @@ class AudienceSnapshot:
     deleted: bool
     history: tuple[HistoryEntry, ...]
     lookalike_spec: dict | None = None
+    audience_enhancement: bool = False
 
 
 @dataclass
@@ -518,8 +520,13 @@ class SandboxState:
         file_paths: Sequence[str],
         sub_type: str,
         retention_in_days: int | None,
+        audience_enhancement: bool = False,
     ) -> str:
-        """Create an audience from uploaded files; returns the new custom_audience_id."""
+        """Create an audience from uploaded files; returns the new custom_audience_id.
+
+        ``retention_in_days`` pins the expiry to creation + N days; ``audience_enhancement`` is kept
+        and shown by get (TikTok documents no semantics for it beyond "boolean, default false").
+        """
         with self._lock:
             files = self._resolve_files(advertiser_id, file_paths, calculate_type)
             members = _merge_files(files, calculate_type)
@@ -538,6 +545,7 @@ class SandboxState:
                 processing_until=now + self._config.processing_seconds,
                 matched_count=0,
                 retention_in_days=retention_in_days,
+                audience_enhancement=audience_enhancement,
             )
             self._count_in(audience, members)
             audience.history.append(
@@ -714,6 +722,7 @@ class SandboxState:
             deleted=audience.deleted,
             history=tuple(audience.history),
             lookalike_spec=dict(audience.lookalike_spec) if audience.lookalike_spec else None,
+            audience_enhancement=audience.audience_enhancement,
         )
 
     # ----------------------------------------------------------------- lookalike audiences

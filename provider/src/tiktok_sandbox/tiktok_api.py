@@ -340,9 +340,9 @@ def audience_create(ctx: CallContext) -> dict[str, Any]:
     assert file_paths is not None
     sub_type = require_enum(body, "audience_sub_type", _SUB_TYPES, default="NORMAL")
     retention = optional_int(body, "retention_in_days", default=None, minimum=1, maximum=365)
-    optional_bool(body, "audience_enhancement")
+    enhancement = optional_bool(body, "audience_enhancement")
     audience_id = ctx.state.create_customer_file_audience(
-        advertiser_id, name, calculate_type, file_paths, sub_type, retention
+        advertiser_id, name, calculate_type, file_paths, sub_type, retention, bool(enhancement)
     )
     return {"custom_audience_id": audience_id}
 
@@ -392,7 +392,9 @@ def audience_get(ctx: CallContext) -> dict[str, Any]:
     return {
         "list": [
             {
-                "audience_details": audience_details(snapshot, now, include_type_alias=True),
+                # audience_enhancement is in get's response spec (yml_files/dmp_custom_audience_get.yml), not list's.
+                "audience_details": {**audience_details(snapshot, now, include_type_alias=True),
+                                     "audience_enhancement": snapshot.audience_enhancement},
                 "audience_history": audience_history(snapshot, history_size),
             }
             for snapshot in ctx.state.get_audiences(advertiser_id, audience_ids)

@@ -307,23 +307,36 @@ class TikTokHook(HttpHook):
         )
         return str(data["file_path"])
 
-    def create_audience(self, name: str, *, calculate_type: str, file_paths: Sequence[str]) -> str:
+    def create_audience(
+        self,
+        name: str,
+        *,
+        calculate_type: str,
+        file_paths: Sequence[str],
+        retention_in_days: int | None = None,
+        audience_enhancement: bool | None = None,
+    ) -> str:
         """Create a customer-file audience from uploaded files; returns ``custom_audience_id``.
 
         Not retried on ambiguous failures: a create whose response was lost may have happened, and a
         blind retry would make a second audience. The operator reconciles by name instead.
+
+        :param retention_in_days: 1–365; the audience then expires that many days after creation and
+            nothing resets it (tiktok/tiktok-business-api-sdk yml_files/dmp_custom_audience_create.yml)
+        :param audience_enhancement: TikTok's ``audience_enhancement`` (boolean, default false, same yml)
+        Either is sent only when set, so TikTok's defaults apply otherwise.
         """
-        data = self.call(
-            "POST",
-            "dmp/custom_audience/create",
-            json_body={
-                "advertiser_id": self.advertiser_id,
-                "custom_audience_name": name,
-                "calculate_type": calculate_type,
-                "file_paths": list(file_paths),
-            },
-            retry=False,
-        )
+        body: dict[str, Any] = {
+            "advertiser_id": self.advertiser_id,
+            "custom_audience_name": name,
+            "calculate_type": calculate_type,
+            "file_paths": list(file_paths),
+        }
+        if retention_in_days is not None:
+            body["retention_in_days"] = int(retention_in_days)
+        if audience_enhancement is not None:
+            body["audience_enhancement"] = bool(audience_enhancement)
+        data = self.call("POST", "dmp/custom_audience/create", json_body=body, retry=False)
         return str(data["custom_audience_id"])
 
     def update_audience(self, audience_id: str, *, file_paths: Sequence[str], action: str) -> None:

@@ -129,6 +129,7 @@ class TikTokAudienceSyncOperator(BaseOperator):
         except TikTokIntegrationError as err:
             raise AirflowFailException(str(err)) from None
         run.api = resolve_api(self.audience.get("api"), hook.integration.api)
+        self._check_api_matches_extract(run, summary_in)
         try:
             self._locate_tiktok_audience(run, hook)
             self._plan(run)
@@ -143,6 +144,31 @@ class TikTokAudienceSyncOperator(BaseOperator):
             # Retrying cannot help: the integration must be re-authenticated (or TikTok must enable
             # partner access for the app) first.
             raise AirflowFailException(str(err)) from None
+
+    def _check_api_matches_extract(self, run: _Run, summary: dict[str, Any]) -> None:
+        """The identifiers were hashed for one API (phone form); they must be sent with that API.
+
+        Also refuses TikTok's customer-file create options for an audience the integration sends as a
+        partner audience (the audience file can only refuse them when it names ``api: partner`` itself).
+        """
+        hashed_for = summary.get("api")
+        if hashed_for and hashed_for != run.api:
+            raise AirflowFailException(
+                f"The extract task hashed the identifiers for the {_API_LABELS[hashed_for]}, but the audience is "
+                f"now sent with the {_API_LABELS[run.api]} (the integration's api changed in between); nothing "
+                f"was sent. Fix: re-run the whole DAG run"
+            )
+        if run.api == PARTNER:
+            options = [name for name in ("retention_in_days", "audience_enhancement")
+                       if self.audience.get(name) is not None]
+            if options:
+                raise AirflowFailException(
+                    f"Audience '{self.audience['name']}' ({self.audience.get('path', 'its audience file')}) sets "
+                    f"{' and '.join(options)}, options of TikTok's customer-file create, but integration "
+                    f"'{self.audience['integration']}' sends it with the partner API (/segment/audience/), which "
+                    f"takes neither; nothing was sent. Fix: remove {' and '.join(options)} from the file, or add "
+                    f"'api: customer_file' to it"
+                )
 
     def _locate_tiktok_audience(self, run: _Run, hook: TikTokHook) -> None:
         """Find the TikTok audience this audience syncs to; forget it if it can no longer be used."""
@@ -217,6 +243,7 @@ class TikTokAudienceSyncOperator(BaseOperator):
             live_size=run.row.get("size") if run.audience_id else None,
             new_size=run.audience.size,
             max_share=guards.max_removal_share(),
+            live_cover_num=run.row.get("cover_num") if run.audience_id and run.row.get("is_valid") else None,
         )
         if check.blocked and not _as_bool(self.allow_large_removal):
             message = f"Removal guard: {check.blocked}"
@@ -237,8 +264,8 @@ class TikTokAudienceSyncOperator(BaseOperator):
         from tiktok_audiences.store import utcnow
 
         run.notes.append(
-            f"{run.audience.size} contacts; TikTok needs at least {MIN_AUDIENCE_SIZE:,} and refuses creates and "
-            f"updates below that, so nothing was sent"
+            f"{run.audience.size} contacts; TikTok needs at least {MIN_AUDIENCE_SIZE:,} matched users and refuses "
+            f"creates and updates below that, which fewer contacts cannot reach, so nothing was sent"
         )
         run.store.update_audience(
             run.key, status=AudienceStatus.TOO_SMALL.value, status_message=run.message(), size=run.audience.size,
@@ -296,7 +323,7 @@ class TikTokAudienceSyncOperator(BaseOperator):
 
     def _finish_sync(self, run: _Run, hook: TikTokHook, sender: _Sender | _PartnerSender) -> dict[str, Any]:
         """Read the audience back from TikTok and record status, match, size and the run."""
-        from tiktok_audiences.status import match_rate, resolve_status
+        from tiktok_audiences.status import match_rate, resolve_status, too_few_matched
         from tiktok_audiences.store import utcnow
 
         started = time.perf_counter()
@@ -305,9 +332,15 @@ class TikTokAudienceSyncOperator(BaseOperator):
         is_valid = bool(details.get("is_valid"))
         status = resolve_status(
             size=run.audience.size, tiktok_audience_id=run.audience_id, is_valid=is_valid,
-            deleted_segments=run.deleted_segments,
+            deleted_segments=run.deleted_segments, cover_num=cover_num,
         )
         rate = match_rate(cover_num, run.audience.size) if is_valid else None
+        if too_few_matched(cover_num, is_valid):
+            run.notes.append(
+                f"TikTok matched {cover_num:,} of {run.audience.size:,} contacts to TikTok users; it needs "
+                f"{MIN_AUDIENCE_SIZE:,} matched users to make the audience usable in ad groups, and may refuse "
+                f"updates until then. Add contacts or identifiers (e.g. phones) to reach more users"
+            )
         if run.deleted_segments:
             run.notes.append(
                 f"deleted segment(s) {', '.join(map(str, run.deleted_segments))} keep syncing with their criteria "
@@ -471,7 +504,11 @@ class _Sender:
         self.store.update_audience(self.key, create_started_at=utcnow())
         self.requests += 1
         try:
-            audience_id = self.hook.create_audience(name, calculate_type=self.calculate_type, file_paths=paths)
+            audience_id = self.hook.create_audience(
+                name, calculate_type=self.calculate_type, file_paths=paths,
+                retention_in_days=self.operator.audience.get("retention_in_days"),
+                audience_enhancement=self.operator.audience.get("audience_enhancement"),
+            )
         except TikTokRetryableError as err:
             # The create may or may not have happened; the next attempt adopts it by name if it did.
             raise AirflowException(f"Creating the TikTok audience did not complete ({err}); the retry reconciles") from err
