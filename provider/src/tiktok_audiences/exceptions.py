@@ -6,6 +6,7 @@ subclass ``AirflowException`` so that Airflow treats them like any provider erro
 
 from __future__ import annotations
 
+import requests
 from airflow.sdk.exceptions import AirflowException
 
 #: Rate-limit and transient codes: retried with exponential backoff and jitter.
@@ -83,6 +84,38 @@ class TikTokAudienceNotFound(TikTokApiError):
 
 class TikTokPartnerAccessError(TikTokApiError):
     """The TikTok app may not use the Audience Segment (partner) API; retrying cannot help."""
+
+
+#: Transport failures another attempt may get past (the request may not have reached TikTok).
+_TRANSIENT_TRANSPORT_ERRORS = (
+    requests.exceptions.ConnectionError, requests.exceptions.Timeout, requests.exceptions.ChunkedEncodingError,
+)
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether another attempt at the same request may succeed: the one place that decides it.
+
+    Transient: TikTok's rate-limit and transient codes (``RETRYABLE_CODES``), HTTP 5xx and 429,
+    malformed envelopes (a proxy or failing edge, not TikTok's API logic: the client raises
+    :class:`TikTokRetryableError` for all of these) and connection errors / timeouts. Permanent:
+    every other TikTok answer, e.g. 40000 / 40002 (bad parameter), 40001 (permission), 40007
+    (not found), 409xx (file errors) and HTTP 4xx: TikTok gives the same answer to the same
+    request, so retrying only uploads the files again.
+    """
+    if isinstance(error, (TikTokAuthError, TikTokPartnerAccessError)):
+        return False
+    if isinstance(error, TikTokRetryableError):
+        return True
+    if isinstance(error, TikTokApiError):
+        # A TikTokApiError built outside error_for_code still counts by its code and HTTP status.
+        status = error.http_status or 0
+        return error.code in RETRYABLE_CODES or (error.code is None and (status >= 500 or status == 429))
+    return isinstance(error, _TRANSIENT_TRANSPORT_ERRORS)
+
+
+def is_permanent_tiktok_error(error: BaseException) -> bool:
+    """A TikTok answer no retry can change: the task should fail once, not be retried by Airflow."""
+    return isinstance(error, TikTokApiError) and not is_transient(error)
 
 
 def partner_access_hint(conn_id: str) -> str:

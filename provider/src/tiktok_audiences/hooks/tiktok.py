@@ -25,10 +25,10 @@ from airflow.sdk.log import mask_secret
 from tiktok_audiences.exceptions import (
     TikTokApiError,
     TikTokAudienceNotFound,
-    TikTokAuthError,
     TikTokIntegrationError,
     TikTokRetryableError,
     error_for_code,
+    is_transient,
 )
 from tiktok_audiences.partner import APIS, DEFAULT_API
 
@@ -522,14 +522,7 @@ def _is_local(base_url: str) -> bool:
 
 
 def _is_transient(error: BaseException) -> bool:
-    if isinstance(error, TikTokAuthError):
-        return False
-    if isinstance(error, TikTokRetryableError):
-        return True
-    return isinstance(
-        error,
-        (requests.exceptions.ConnectionError, requests.exceptions.Timeout, requests.exceptions.ChunkedEncodingError),
-    )
+    return is_transient(error)
 
 
 def _log_retry(state: tenacity.RetryCallState) -> None:

@@ -115,7 +115,12 @@ class TikTokAudienceSyncOperator(BaseOperator):
     # -- the sync -----------------------------------------------------------------------------
 
     def _sync(self, context: Context, store: AudienceStore, holder: LockHolder) -> dict[str, Any]:
-        from tiktok_audiences.exceptions import TikTokAuthError, TikTokIntegrationError, TikTokPartnerAccessError
+        from tiktok_audiences.exceptions import (
+            TikTokApiError,
+            TikTokAudienceNotFound,
+            TikTokIntegrationError,
+            is_permanent_tiktok_error,
+        )
         from tiktok_audiences.hooks.tiktok import TikTokHook
         from tiktok_audiences.partner import resolve_api
 
@@ -139,9 +144,15 @@ class TikTokAudienceSyncOperator(BaseOperator):
                 return self._finish_too_small(run)
             sender = self._send(run, hook, holder)
             return self._finish_sync(run, hook, sender)
-        except (TikTokAuthError, TikTokPartnerAccessError) as err:
-            # Retrying cannot help: the integration must be re-authenticated (or TikTok must enable
-            # partner access for the app) first.
+        except TikTokApiError as err:
+            if not is_permanent_tiktok_error(err):
+                raise  # transient: Airflow's task retries (after the hook's own) try again
+            if isinstance(err, TikTokAudienceNotFound):
+                # Deleted on TikTok while this run used it: the next attempt's lookup recreates it.
+                raise AirflowException(f"{err}; the retry recreates the TikTok audience") from err
+            # Retrying cannot help: TikTok answers the same request the same way (a bad parameter, a
+            # file error, a missing permission or partner access), and each retry would upload every
+            # file again. The message keeps TikTok's code, message and request id.
             raise AirflowFailException(str(err)) from None
 
     def _locate_tiktok_audience(self, run: _Run, hook: TikTokHook) -> None:

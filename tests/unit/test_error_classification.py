@@ -1,0 +1,82 @@
+"""Which TikTok errors are worth another attempt (exceptions.is_transient), as one pure function."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from tiktok_audiences.exceptions import (
+    RETRYABLE_CODES,
+    TikTokApiError,
+    TikTokRetryableError,
+    error_for_code,
+    is_permanent_tiktok_error,
+    is_transient,
+)
+
+
+def coded(code: int, endpoint: str = "/open_api/v1.3/dmp/custom_audience/update/", message: str = "m") -> TikTokApiError:
+    return error_for_code(code=code, message=message, request_id="req-1", endpoint=endpoint, conn_id="tiktok_x")
+
+
+@pytest.mark.parametrize("code", sorted(RETRYABLE_CODES))
+def test_retryable_codes_are_transient(code):
+    assert is_transient(coded(code))
+    assert not is_permanent_tiktok_error(coded(code))
+
+
+@pytest.mark.parametrize(
+    "code",
+    [40000, 40002, 40001, 40007, 40102, 40105, 40118, 40900, 40910, 40911, 41000],
+    ids=lambda c: str(c),
+)
+def test_other_codes_are_permanent(code):
+    assert not is_transient(coded(code))
+    assert is_permanent_tiktok_error(coded(code))
+
+
+def test_partner_access_refusal_is_permanent():
+    assert is_permanent_tiktok_error(coded(40118, endpoint="/open_api/v1.3/segment/mapping/"))
+    assert is_permanent_tiktok_error(coded(40001, endpoint="/open_api/v1.3/segment/audience/"))
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504, 429])
+def test_http_5xx_and_429_are_transient(status):
+    # As check_response raises them, and as a bare TikTokApiError with the status would say.
+    assert is_transient(TikTokRetryableError(code=None, message=f"HTTP {status}", request_id="", endpoint="/x",
+                                             http_status=status))
+    assert is_transient(TikTokApiError(code=None, message=f"HTTP {status}", request_id="", endpoint="/x",
+                                       http_status=status))
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 413])
+def test_other_http_errors_are_permanent(status):
+    assert is_permanent_tiktok_error(TikTokApiError(code=None, message=f"HTTP {status}", request_id="",
+                                                    endpoint="/x", http_status=status))
+
+
+def test_malformed_envelope_is_transient():
+    error = TikTokRetryableError(code=None, message="malformed response (not a TikTok JSON envelope)",
+                                 request_id="", endpoint="/x", http_status=200)
+    assert is_transient(error)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [requests.exceptions.ConnectionError("reset"), requests.exceptions.ReadTimeout("slow"),
+     requests.exceptions.ChunkedEncodingError("cut")],
+    ids=type,
+)
+def test_connection_errors_are_transient_and_not_tiktok_answers(error):
+    assert is_transient(error)
+    assert not is_permanent_tiktok_error(error)  # not an answer from TikTok at all
+
+
+def test_other_exceptions_are_neither():
+    assert not is_transient(ValueError("bug"))
+    assert not is_permanent_tiktok_error(ValueError("bug"))
+
+
+def test_permanent_error_text_keeps_code_message_and_request_id():
+    text = str(coded(40002, message="Parameter error: file_paths"))
+    assert "40002" in text and "Parameter error: file_paths" in text and "req-1" in text
