@@ -12,6 +12,7 @@ from tiktok_audiences.exceptions import (
     error_for_code,
     is_permanent_tiktok_error,
     is_transient,
+    is_unknown_audience_refusal,
 )
 
 
@@ -80,3 +81,27 @@ def test_other_exceptions_are_neither():
 def test_permanent_error_text_keeps_code_message_and_request_id():
     text = str(coded(40002, message="Parameter error: file_paths"))
     assert "40002" in text and "Parameter error: file_paths" in text and "req-1" in text
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["Parameter error: invalid audience ID", "Invalid custom_audience_ids", "invalid custom audience id",
+     "The audience does not exist", "Audience ID 7399 does not exist", "audience not found"],
+)
+def test_unknown_audience_wording_of_40002_is_recognised(message):
+    assert is_unknown_audience_refusal(coded(40002, endpoint="/open_api/v1.3/dmp/custom_audience/get/", message=message))
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [(40002, "Parameter error: file_paths is invalid"), (40002, "advertiser_id is invalid"),
+     (40002, "The audience is currently being updated or under processing"),
+     (40002, "Parameter error: audience_size should be in range"), (40000, "Parameter error: invalid audience ID"),
+     (40007, "invalid audience ID")],
+)
+def test_other_refusals_are_not_unknown_audience(code, message):
+    assert not is_unknown_audience_refusal(coded(code, message=message))
+
+
+def test_unknown_audience_predicate_ignores_non_tiktok_errors():
+    assert not is_unknown_audience_refusal(ValueError("invalid audience ID"))

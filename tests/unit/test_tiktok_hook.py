@@ -217,3 +217,36 @@ def test_integration_api_extra_is_read_and_checked(connection):
     assert connection().integration.api is None
     with pytest.raises(TikTokIntegrationError, match="extra api='files' is not one of customer_file, partner"):
         connection(extra={"advertiser_id": CONFIG.advertiser_ids[0], "api": "files"}).integration
+
+
+@pytest.mark.parametrize("answer", ["absent", "invalid_id_error"])
+def test_unknown_audience_is_not_found_in_both_of_tiktoks_shapes(connection, sandbox, answer):
+    # Absent from get's list, or 40002 "Parameter error: invalid audience ID" (docs/sandbox.md).
+    sandbox.control("POST", "config", json={"unknown_audience_get": answer})
+    hook = connection()
+    known = create(hook)
+    assert hook.get_audience(known)["audience_id"] == known  # a known id answers as before
+    with pytest.raises(TikTokAudienceNotFound) as info:
+        hook.get_audience("7399999999999999999")
+    if answer == "invalid_id_error":
+        assert info.value.code == 40002 and "invalid audience ID" in str(info.value)
+        assert info.value.request_id  # TikTok's request id is kept for support
+    gets = [r for r in sandbox.control("GET", "requests") if r["path"].endswith("custom_audience/get/")]
+    assert len(gets) == 2  # a refusal naming the id is permanent: not retried
+
+
+def test_sandbox_refuses_get_of_unknown_id_with_tiktoks_parameter_error(connection, sandbox):
+    sandbox.control("POST", "config", json={"unknown_audience_get": "invalid_id_error"})
+    hook = connection()
+    known = create(hook)
+    with pytest.raises(TikTokApiError) as info:
+        hook.get_audiences([known, "7399999999999999999"])  # one unknown id refuses the whole request
+    assert info.value.code == 40002 and info.value.tiktok_message == "Parameter error: invalid audience ID"
+
+
+def test_other_40002_of_get_is_not_taken_for_a_missing_audience(connection, sandbox):
+    hook = connection()
+    sandbox.fault(path="dmp/custom_audience/get/", code=40002, message="Parameter error: history_size is invalid")
+    with pytest.raises(TikTokApiError) as info:
+        hook.get_audience("7399999999999999999")
+    assert not isinstance(info.value, TikTokAudienceNotFound)

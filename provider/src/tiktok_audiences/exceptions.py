@@ -6,6 +6,8 @@ subclass ``AirflowException`` so that Airflow treats them like any provider erro
 
 from __future__ import annotations
 
+import re
+
 import requests
 from airflow.sdk.exceptions import AirflowException
 
@@ -116,6 +118,29 @@ def is_transient(error: BaseException) -> bool:
 def is_permanent_tiktok_error(error: BaseException) -> bool:
     """A TikTok answer no retry can change: the task should fail once, not be retried by Airflow."""
     return isinstance(error, TikTokApiError) and not is_transient(error)
+
+
+#: TikTok's wording when a parameter error (40002) is about an audience id it does not know, e.g.
+#: "Parameter error: invalid audience ID" (segmentio/action-destinations tiktok-audiences
+#: syncAudience/__tests__/index.test.ts). 40002 covers many parameter errors, so the message decides.
+_UNKNOWN_AUDIENCE_WORDING = re.compile(
+    r"\b(invalid|unknown)\s+(custom[\s_]+)?audience[\s_]*ids?\b"
+    r"|\baudience[\s_]*(ids?\s+)?(\S+\s+)?(does\s+not|doesn't|do\s+not)\s+exist"
+    r"|\baudience[\s_]*(ids?\s+)?(\S+\s+)?(is\s+)?not\s+found",
+    re.IGNORECASE,
+)
+
+
+def is_unknown_audience_refusal(error: BaseException) -> bool:
+    """TikTok's 40002 parameter error saying the audience id is invalid or does not exist.
+
+    Only meaningful for a request naming one audience (get_audience): TikTok does not say which id.
+    """
+    return (
+        isinstance(error, TikTokApiError)
+        and error.code == 40002
+        and bool(_UNKNOWN_AUDIENCE_WORDING.search(error.tiktok_message or ""))
+    )
 
 
 def partner_access_hint(conn_id: str) -> str:

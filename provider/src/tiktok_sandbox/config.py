@@ -27,6 +27,11 @@ DEFAULT_SCOPE: tuple[int, ...] = (
     SCOPE_SHARE_AUDIENCES,
 )
 
+#: The answers ``unknown_audience_get`` may choose between.
+UNKNOWN_AUDIENCE_GET_ANSWERS = ("absent", "invalid_id_error")
+#: TikTok's message for an audience id it does not know, as Segment's fixtures show it.
+INVALID_AUDIENCE_ID_MESSAGE = "Parameter error: invalid audience ID"
+
 #: Fields that ``POST /_sandbox/config`` may change at run time.
 RUNTIME_TUNABLE_FIELDS: frozenset[str] = frozenset(
     {
@@ -40,6 +45,7 @@ RUNTIME_TUNABLE_FIELDS: frozenset[str] = frozenset(
         "max_mapping_users",
         "partner_api_enabled",
         "phone_match_forms",
+        "unknown_audience_get",
     }
 )
 
@@ -92,6 +98,13 @@ class SandboxConfig:
     #: Whether the app may use the Audience Segment ("partner") API; False plays an app TikTok has
     #: not allowlisted for it: /segment/audience/ and /segment/mapping/ answer 40118 (fact sheet §2, §11.3).
     partner_api_enabled: bool = True
+    #: How dmp/custom_audience/get/ answers an id it does not know (deleted, expired, never made):
+    #: "absent" leaves it out of ``list`` (what Segment's client checks for, "Audience ID not found",
+    #: segmentio/action-destinations PR #2872); "invalid_id_error" answers the whole request with
+    #: 40002 "Parameter error: invalid audience ID" (the answer in Segment's TikTok fixtures,
+    #: segmentio/action-destinations tiktok-audiences/syncAudience/__tests__/index.test.ts). TikTok's
+    #: get spec (tiktok/tiktok-business-api-sdk yml_files/dmp_custom_audience_get.yml) documents neither.
+    unknown_audience_get: str = "absent"
     #: How many request-log entries to keep; the oldest are dropped first.
     request_log_limit: int = 10_000
 
@@ -145,5 +158,7 @@ class SandboxConfig:
         for name, value in non_negative.items():
             if value < 0:
                 raise ValueError(f"{name} must not be negative")
+        if self.unknown_audience_get not in UNKNOWN_AUDIENCE_GET_ANSWERS:
+            raise ValueError(f"unknown_audience_get must be one of {', '.join(UNKNOWN_AUDIENCE_GET_ANSWERS)}")
         if self.max_mapping_users < 1 or self.max_file_bytes < 1 or self.request_log_limit < 1:
             raise ValueError("max_mapping_users, max_file_bytes and request_log_limit must be positive")

@@ -56,6 +56,9 @@ class ConfigPatch(BaseModel):
     max_mapping_users: int | None = Field(default=None, ge=1)
     partner_api_enabled: bool | None = None
     phone_match_forms: list[Literal["e164", "digits"]] | None = Field(default=None, min_length=1)
+    unknown_audience_get: Literal["absent", "invalid_id_error"] | None = Field(
+        default=None, description='How get answers an unknown audience id: "absent" from list, or 40002'
+    )
 
 
 class PopulationSpec(BaseModel):

@@ -29,6 +29,7 @@ from tiktok_audiences.exceptions import (
     TikTokRetryableError,
     error_for_code,
     is_transient,
+    is_unknown_audience_refusal,
 )
 from tiktok_audiences.partner import APIS, DEFAULT_API
 
@@ -366,8 +367,22 @@ class TikTokHook(HttpHook):
         return details
 
     def get_audience(self, audience_id: str) -> dict[str, Any]:
-        """One audience's details; raises :class:`TikTokAudienceNotFound` if TikTok no longer has it."""
-        for details in self.get_audiences([audience_id]):
+        """One audience's details; raises :class:`TikTokAudienceNotFound` if TikTok no longer has it.
+
+        TikTok's get spec does not document the answer for an unknown id; two shapes are seen and
+        both count: the id absent from ``list``, or the whole request refused with 40002
+        "Parameter error: invalid audience ID" (see :func:`is_unknown_audience_refusal`).
+        """
+        try:
+            found = self.get_audiences([audience_id])
+        except TikTokApiError as err:
+            if not is_unknown_audience_refusal(err):
+                raise
+            raise TikTokAudienceNotFound(
+                code=err.code, message=err.tiktok_message, request_id=err.request_id, endpoint=err.endpoint,
+                http_status=err.http_status,
+            ) from err
+        for details in found:
             if str(details.get("audience_id")) == str(audience_id):
                 return details
         raise TikTokAudienceNotFound(
