@@ -78,3 +78,21 @@ def test_transient_error_is_retried_by_the_task_and_converges(audience_env, cont
     assert_success(dag_run)
     assert sync_tries(dag_run) == [2]
     assert tiktok_members(audience_env) == expected_identifiers(range(11, 1401))
+
+
+@pytest.mark.parametrize("answer", ["absent", "invalid_id_error"])
+def test_audience_tiktok_no_longer_knows_is_recreated_in_both_shapes(audience_env, contacts, answer):  # noqa: F811
+    from tests.integration.test_sync import _delete_via_api
+
+    # get of an unknown id: absent from list, or 40002 "Parameter error: invalid audience ID" (docs/sandbox.md).
+    audience_env.sandbox.control("POST", "config", json={"unknown_audience_get": answer})
+    define(audience_env)
+    assert_success(audience_env.run("buyers"))
+    old_id = audience_env.audience_row("buyers")["tiktok_audience_id"]
+    _delete_via_api(audience_env, old_id)
+    assert_success(audience_env.run("buyers"))
+    row = audience_env.audience_row("buyers")
+    assert row["tiktok_audience_id"] not in (None, old_id)
+    assert f"TikTok audience {old_id} no longer exists on TikTok" in row["status_message"]
+    assert "recreated" in row["status_message"]
+    assert tiktok_members(audience_env) == expected_identifiers(range(1, 1401))
