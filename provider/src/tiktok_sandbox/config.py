@@ -46,6 +46,8 @@ RUNTIME_TUNABLE_FIELDS: frozenset[str] = frozenset(
         "partner_api_enabled",
         "phone_match_forms",
         "unknown_audience_get",
+        "busy_while_processing",
+        "refuse_updates_when_unmatched",
     }
 )
 
@@ -105,6 +107,18 @@ class SandboxConfig:
     #: segmentio/action-destinations tiktok-audiences/syncAudience/__tests__/index.test.ts). TikTok's
     #: get spec (tiktok/tiktok-business-api-sdk yml_files/dmp_custom_audience_get.yml) documents neither.
     unknown_audience_get: str = "absent"
+    #: Whether an APPEND / REMOVE / REPLACE of a customer-file audience still inside its processing
+    #: window (``processing_seconds`` after its create or last change) is refused with 40002 "The
+    #: audience is currently being updated or under processing." (TikTok's return-code appendix,
+    #: api-evangelist/tiktok-ads errors/tiktok-ads-error-codes.yml). On by default because TikTok
+    #: documents it; the test fixtures process instantly (processing_seconds 0), so they never meet it
+    #: unless a test opens a window on purpose.
+    busy_while_processing: bool = True
+    #: Whether a customer-file audience whose processing ended below ``min_audience_size`` matched
+    #: users (never valid) refuses APPEND / REMOVE / REPLACE with 40002 "The audience was created with
+    #: an audience size of 0 (less than 1000 matches were found)." (same source). On by default: TikTok
+    #: documents it.
+    refuse_updates_when_unmatched: bool = True
     #: How many request-log entries to keep; the oldest are dropped first.
     request_log_limit: int = 10_000
 

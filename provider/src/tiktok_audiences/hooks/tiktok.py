@@ -27,7 +27,9 @@ from tiktok_audiences.exceptions import (
     TikTokAudienceNotFound,
     TikTokIntegrationError,
     TikTokRetryableError,
+    TikTokAudienceBusy,
     error_for_code,
+    is_busy_refusal,
     is_transient,
     is_unknown_audience_refusal,
 )
@@ -42,6 +44,13 @@ _DEFAULT_TIMEOUT = (10, 300)  # connect, read (seconds): uploads of large files 
 #: Basic app tier allows 10 QPS per app; a pool of N slots shared by an integration's audiences keeps
 #: the app at most N × max_qps.
 DEFAULT_MAX_QPS = 5.0
+#: How long one update waits for TikTok to finish processing the audience's previous change before
+#: the sync stops and leaves the rest to the next run (connection extra ``busy_wait_seconds``).
+#: TikTok refuses updates while an audience "is currently being updated or under processing"; its
+#: processing can take hours, so the wait is short and the next run carries on.
+DEFAULT_BUSY_WAIT_SECONDS = 120.0
+#: Longest pause between two attempts while waiting out a busy audience.
+_BUSY_POLL_MAX_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -328,19 +337,53 @@ class TikTokHook(HttpHook):
         return str(data["custom_audience_id"])
 
     def update_audience(self, audience_id: str, *, file_paths: Sequence[str], action: str) -> None:
-        """APPEND, REMOVE or REPLACE the records of uploaded files (all three are idempotent)."""
+        """APPEND, REMOVE or REPLACE the records of uploaded files (all three are idempotent).
+
+        While TikTok is still processing the audience's previous change it refuses the update
+        (40002 "being updated or under processing"); the update is then tried again with growing
+        pauses for at most ``busy_wait_seconds`` (connection extra, default 120), after which
+        :class:`TikTokAudienceBusy` is raised: nothing of this update was applied.
+        """
         if action not in ("APPEND", "REMOVE", "REPLACE"):
             raise ValueError(f"unknown update action {action!r}")
-        self.call(
-            "POST",
-            "dmp/custom_audience/update",
-            json_body={
-                "advertiser_id": self.advertiser_id,
-                "custom_audience_id": audience_id,
-                "file_paths": list(file_paths),
-                "action": action,
-            },
-        )
+        body = {
+            "advertiser_id": self.advertiser_id,
+            "custom_audience_id": audience_id,
+            "file_paths": list(file_paths),
+            "action": action,
+        }
+        self._wait_out_busy(lambda: self.call("POST", "dmp/custom_audience/update", json_body=body))
+
+    @property
+    def busy_wait_seconds(self) -> float:
+        raw = self._connection.extra_dejson.get("busy_wait_seconds")
+        try:
+            value = DEFAULT_BUSY_WAIT_SECONDS if raw in (None, "") else float(raw)
+        except (TypeError, ValueError):
+            value = -1.0
+        if value < 0:
+            raise TikTokIntegrationError(
+                f"TikTok integration '{self.tiktok_conn_id}': extra busy_wait_seconds={raw!r} is not a number of "
+                f"seconds. Set it to how long an update may wait for TikTok to finish processing, e.g. 120 (0: no wait)."
+            )
+        return value
+
+    def _wait_out_busy(self, send: Any) -> Any:
+        """Send, and while TikTok answers "busy", send again after a pause, for a bounded time."""
+        budget = self.busy_wait_seconds
+        pause = float(self._connection.extra_dejson.get("retry_backoff_seconds", self.backoff_seconds))
+        waited = 0.0
+        while True:
+            try:
+                return send()
+            except TikTokAudienceBusy as err:
+                if waited + pause > budget:
+                    err.waited_seconds = waited
+                    raise
+                log.warning("TikTok is still processing the audience (%s); trying again in %.1f s", err, pause)
+                time.sleep(pause)
+                waited += pause
+                pause = min(pause * 2, _BUSY_POLL_MAX_SECONDS)
 
     def rename_audience(self, audience_id: str, name: str) -> None:
         self.call(
@@ -537,7 +580,8 @@ def _is_local(base_url: str) -> bool:
 
 
 def _is_transient(error: BaseException) -> bool:
-    return is_transient(error)
+    # A busy audience is waited out by update_audience with its own, longer budget.
+    return is_transient(error) and not is_busy_refusal(error)
 
 
 def _log_retry(state: tenacity.RetryCallState) -> None:
