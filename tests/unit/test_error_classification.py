@@ -105,3 +105,47 @@ def test_other_refusals_are_not_unknown_audience(code, message):
 
 def test_unknown_audience_predicate_ignores_non_tiktok_errors():
     assert not is_unknown_audience_refusal(ValueError("invalid audience ID"))
+
+
+# -- TikTok's two audience causes of 40002 (its return-code appendix): busy, too few matches
+
+BUSY = "The audience is currently being updated or under processing."
+TOO_FEW = "The audience was created with an audience size of 0 (less than 1000 matches were found)."
+
+
+@pytest.mark.parametrize("message", [BUSY, "Parameter error: audience 7300 is being updated", "audience under processing"])
+def test_busy_wording_of_40002_is_busy_and_transient(message):
+    from tiktok_audiences.exceptions import TikTokAudienceBusy, is_busy_refusal
+
+    error = coded(40002, message=message)
+    assert isinstance(error, TikTokAudienceBusy) and is_busy_refusal(error)
+    assert is_transient(error) and not is_permanent_tiktok_error(error)
+
+
+@pytest.mark.parametrize("message", [TOO_FEW, "fewer than 1,000 matched users", "audience size of 0"])
+def test_too_few_matches_wording_of_40002_is_permanent(message):
+    from tiktok_audiences.exceptions import TikTokTooFewMatches, is_too_few_matches_refusal
+
+    error = coded(40002, message=message)
+    assert isinstance(error, TikTokTooFewMatches) and is_too_few_matches_refusal(error)
+    assert is_permanent_tiktok_error(error)
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [(40002, "Parameter error: file_paths is invalid"), (40002, "Time format should be %Y-%m-%dT%H:%M."),
+     (40002, "Parameter error: the audience must have at least 1,000 records; this request would leave 900."),
+     (40002, "Parameter error: audience 7 has an unfinished replace operation."), (40000, BUSY), (50000, BUSY),
+     (40007, TOO_FEW)],
+)
+def test_other_refusals_are_neither_busy_nor_too_few_matches(code, message):
+    from tiktok_audiences.exceptions import (
+        TikTokAudienceBusy,
+        TikTokTooFewMatches,
+        is_busy_refusal,
+        is_too_few_matches_refusal,
+    )
+
+    error = coded(code, message=message)
+    assert not is_busy_refusal(error) and not is_too_few_matches_refusal(error)
+    assert not isinstance(error, (TikTokAudienceBusy, TikTokTooFewMatches))
