@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from tiktok_sandbox.config import SandboxConfig
-from tiktok_sandbox.errors import ApiError, Code, parameter_error
+from tiktok_sandbox.errors import BUSY_MESSAGE, TOO_FEW_MATCHES_MESSAGE, ApiError, Code, parameter_error
 from tiktok_sandbox.identifiers import (
     MULTIPLE_TYPES,
     MemberSets,
@@ -574,6 +574,7 @@ class SandboxState:
             now = self.now()
             audience.settle(now, self._config.min_audience_size)
             if file_paths is not None:
+                self._require_updatable(audience, now)
                 self._change_members(audience, file_paths, action, now)
             if name is not None and name != audience.name:
                 audience.name = name
@@ -624,6 +625,16 @@ class SandboxState:
         audience.history.append(
             HistoryEntry(action.lower(), f"{len(files)} file(s), {changed} record(s) {_VERB[action]}", now)
         )
+
+    def _require_updatable(self, audience: Audience, now: float) -> None:
+        """TikTok's two audience refusals of a member change (40002, its return-code appendix)."""
+        if audience.audience_type != CUSTOMER_FILE_AUDIENCE:
+            return  # _change_members refuses it with its own message
+        if self._config.busy_while_processing and now < audience.processing_until:
+            raise ApiError(Code.PARAMETER_ERROR, BUSY_MESSAGE)
+        if self._config.refuse_updates_when_unmatched and audience.settled and not audience.is_valid:
+            # Processing ended below the minimum of matched users and the audience never became valid.
+            raise ApiError(Code.PARAMETER_ERROR, TOO_FEW_MATCHES_MESSAGE)
 
     def _check_replace_cooldown(self, audience: Audience, now: float) -> None:
         cooldown = self._config.replace_cooldown_seconds

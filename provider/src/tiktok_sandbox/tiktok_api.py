@@ -32,7 +32,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
-from tiktok_sandbox.config import SCOPE_READ_AUDIENCES, SCOPE_WRITE_AUDIENCES
+from tiktok_sandbox.config import INVALID_AUDIENCE_ID_MESSAGE, SCOPE_READ_AUDIENCES, SCOPE_WRITE_AUDIENCES
 from tiktok_sandbox.errors import ApiError, Code, default_message, parameter_error
 from tiktok_sandbox.identifiers import (
     CALCULATE_TYPES,
@@ -382,13 +382,16 @@ def _query_audience_ids(ctx: CallContext, *, required: bool) -> list[str] | None
 
 
 def audience_get(ctx: CallContext) -> dict[str, Any]:
-    """GET dmp/custom_audience/get/: details and history; unknown ids are simply absent."""
+    """GET dmp/custom_audience/get/: details and history; unknown ids absent, or 40002 (``unknown_audience_get``)."""
     advertiser_id = advertiser_param(ctx, ctx.query, SCOPE_READ_AUDIENCES)
     audience_ids = _query_audience_ids(ctx, required=True)
     assert audience_ids is not None
     history_size = optional_int(ctx.query, "history_size", default=100, minimum=1, maximum=100)
     assert history_size is not None
     now = ctx.state.now()
+    snapshots = ctx.state.get_audiences(advertiser_id, audience_ids)
+    if ctx.state.config.unknown_audience_get == "invalid_id_error" and len(snapshots) < len(set(audience_ids)):
+        raise ApiError(Code.PARAMETER_ERROR, INVALID_AUDIENCE_ID_MESSAGE)
     return {
         "list": [
             {
@@ -397,7 +400,7 @@ def audience_get(ctx: CallContext) -> dict[str, Any]:
                                      "audience_enhancement": snapshot.audience_enhancement},
                 "audience_history": audience_history(snapshot, history_size),
             }
-            for snapshot in ctx.state.get_audiences(advertiser_id, audience_ids)
+            for snapshot in snapshots
         ]
     }
 
