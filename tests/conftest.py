@@ -30,3 +30,28 @@ os.environ.pop("TIKTOK_AUDIENCES_DIR", None)
 import pytest  # noqa: E402
 
 pytest_plugins = ["tests.fixtures"]
+
+
+def unexpected_contract_violations(before: dict[int, int]) -> list[str]:
+    """Violations that sandboxes recorded since ``before`` (id(state) -> history length), as messages."""
+    from tiktok_sandbox.state import LIVE_STATES
+
+    found: list[str] = []
+    for state in list(LIVE_STATES):
+        for violation in state.contract_violation_history()[before.get(id(state), 0) :]:
+            found.append(f"{violation.endpoint} {violation.message()}")
+    return found
+
+
+@pytest.fixture(autouse=True)
+def _tiktok_contract_check(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """Fail a test whose requests broke TikTok's contract on any sandbox, unless it says it meant to."""
+    from tiktok_sandbox.state import LIVE_STATES
+
+    before = {id(state): len(state.contract_violation_history()) for state in list(LIVE_STATES)}
+    yield
+    if request.node.get_closest_marker("contract_violations_expected"):
+        return
+    found = unexpected_contract_violations(before)
+    if found:
+        pytest.fail("requests broke TikTok's API contract:\n" + "\n".join(found), pytrace=False)

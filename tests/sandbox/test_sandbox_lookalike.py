@@ -85,12 +85,14 @@ def test_lookalike_cannot_seed_another(api: Api, control: Control) -> None:
         ({"include_source": "no"}, "include_source"),
     ],
 )
+@pytest.mark.contract_violations_expected
 def test_bad_spec_values_are_40002_naming_the_field(api: Api, control: Control, change, field) -> None:
     source = valid_source(api, control)
     body = create(api, spec(source, **change))
     assert body["code"] == 40002 and field in body["message"], body
 
 
+@pytest.mark.contract_violations_expected
 def test_every_spec_field_is_required(api: Api, control: Control) -> None:
     source = valid_source(api, control)
     for field in ("source_audience_id", "include_source", "mobile_os", "placements", "location_ids", "audience_size"):

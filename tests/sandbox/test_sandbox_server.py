@@ -237,6 +237,7 @@ def test_missing_write_scope_is_40001(api: Api, control: Control) -> None:
     assert "31" in body["message"]
 
 
+@pytest.mark.contract_violations_expected
 def test_parameter_error_is_40002_naming_the_field(api: Api) -> None:
     numeric_id = api.post(
         "dmp/custom_audience/create/",
@@ -284,6 +285,7 @@ def test_upload_wrong_suffix_is_40908(api: Api) -> None:
     assert body["code"] == 40908
 
 
+@pytest.mark.contract_violations_expected
 def test_upload_unknown_calculate_type_is_40909(api: Api) -> None:
     body = api.upload(email_hashes(10), "EMAIL_MD5").json()
 

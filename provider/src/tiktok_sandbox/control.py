@@ -213,6 +213,11 @@ def build_control_router(state: SandboxState) -> APIRouter:
         """Requests seen on TikTok and portal routes: method, path, status, code, sizes, time."""
         return [asdict(entry) for entry in state.request_log()]
 
+    @router.get("/contract/violations")
+    def contract_violations() -> list[dict[str, Any]]:
+        """Requests that broke TikTok's contract since the last reset: endpoint, field, problem."""
+        return [asdict(violation) for violation in state.contract_violations()]
+
     @router.delete("/requests")
     def clear_requests() -> dict[str, bool]:
         """Forget the request log."""

@@ -15,12 +15,14 @@ import itertools
 import secrets
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from tiktok_sandbox.config import SandboxConfig
+from tiktok_sandbox.contract import Violation
 from tiktok_sandbox.errors import BUSY_MESSAGE, TOO_FEW_MATCHES_MESSAGE, ApiError, Code, parameter_error
 from tiktok_sandbox.identifiers import (
     MULTIPLE_TYPES,
@@ -239,6 +241,11 @@ def normalize_route(path: str) -> str:
     return path.strip("/")
 
 
+#: Every live SandboxState, so the test suite can check each sandbox a test started for contract
+#: violations (tests/conftest.py) without every fixture having to hand its state over.
+LIVE_STATES: weakref.WeakSet[SandboxState] = weakref.WeakSet()
+
+
 class SandboxState:
     """All mutable sandbox data behind one lock."""
 
@@ -257,7 +264,29 @@ class SandboxState:
         self._request_log: deque[RequestLogEntry] = deque()
         self._request_times: dict[str, deque[float]] = {}
         self._population = Population()
+        self._contract_violations: list[Violation] = []
+        #: Never cleared, not even by reset: the suite's checker counts what a test added.
+        self._contract_violation_history: list[Violation] = []
         self.reset()
+        LIVE_STATES.add(self)
+
+    # ----------------------------------------------------------------- contract violations
+
+    def record_contract_violations(self, violations: Sequence[Violation]) -> None:
+        """Keep requests that broke TikTok's contract (field paths and problems only, no values)."""
+        with self._lock:
+            self._contract_violations.extend(violations)
+            self._contract_violation_history.extend(violations)
+
+    def contract_violations(self) -> list[Violation]:
+        """Contract violations since the last reset."""
+        with self._lock:
+            return list(self._contract_violations)
+
+    def contract_violation_history(self) -> list[Violation]:
+        """Every contract violation since this state was made (reset does not clear it)."""
+        with self._lock:
+            return list(self._contract_violation_history)
 
     # ----------------------------------------------------------------- lifecycle & config
 
@@ -289,6 +318,7 @@ class SandboxState:
             self._request_log = deque(maxlen=self._config.request_log_limit)
             self._request_times.clear()
             self._population.clear()
+            self._contract_violations.clear()
 
     def update_config(self, updates: dict[str, object]) -> SandboxConfig:
         """Change run-time tunables; raises ValueError for unknown keys or bad values."""

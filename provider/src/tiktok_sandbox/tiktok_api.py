@@ -33,6 +33,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from tiktok_sandbox.config import INVALID_AUDIENCE_ID_MESSAGE, SCOPE_READ_AUDIENCES, SCOPE_WRITE_AUDIENCES
+from tiktok_sandbox.contract import check_request, endpoint_contract
 from tiktok_sandbox.errors import ApiError, Code, default_message, parameter_error
 from tiktok_sandbox.identifiers import (
     CALCULATE_TYPES,
@@ -665,6 +666,20 @@ async def _build_context(
     return CallContext(state, token, query)
 
 
+def _enforce_contract(state: SandboxState, endpoint: Endpoint, ctx: CallContext) -> None:
+    """Refuse with 40002 what TikTok's spec refuses (tiktok_sandbox/contract/tiktok_api.json), and record it."""
+    params = dict(ctx.query) if endpoint.payload == "query" else dict(ctx.body)
+    if endpoint.payload == "multipart" and ctx.upload is not None:
+        params["file"] = "<file part>"  # the schema only needs to know the part is there
+    violations = check_request(endpoint.path, params)
+    if violations:
+        state.record_contract_violations(violations)
+        # A field TikTok answers with its own code (x-codes) keeps it; everything else is 40002.
+        codes = (endpoint_contract(endpoint.path) or {}).get("x-codes", {})
+        first = violations[0]
+        raise ApiError(codes.get(first.field.split(".")[0].split("[")[0], Code.PARAMETER_ERROR), first.message())
+
+
 async def _run(state: SandboxState, request: Request, endpoint: Endpoint, request_id: str) -> dict[str, Any]:
     """Authenticate, decode and handle one call; always returns an envelope."""
     try:
@@ -672,6 +687,7 @@ async def _run(state: SandboxState, request: Request, endpoint: Endpoint, reques
         # the event loop (and with it every other request, latency faults included).
         token = await run_in_threadpool(_authenticate, state, request.headers.get("Access-Token"), endpoint)
         ctx = await _build_context(state, request, endpoint, token)
+        _enforce_contract(state, endpoint, ctx)
         # Handlers may parse large files and take the state lock: keep them off the event loop.
         data = await run_in_threadpool(endpoint.handler, ctx)
     except ApiError as error:
