@@ -68,7 +68,7 @@ class Sandbox:
         """TikTok's real member set of an audience as ``(id_type, id_hash)`` with our type names."""
         by_type = self.control("GET", f"audiences/{audience_id}/members")["members"]
         names = {"EMAIL_SHA256": "email", "PHONE_SHA256": "phone", "MAID_SHA256": "maid",
-                 "IDFA_SHA256": "maid", "GAID_SHA256": "maid"}
+                 "FIRST_SHA256": "maid", "IDFA_SHA256": "maid", "GAID_SHA256": "maid"}
         return {(names[t], h) for t, hashes in by_type.items() for h in hashes}
 
     def audiences(self) -> list[dict]:

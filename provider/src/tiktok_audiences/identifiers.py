@@ -48,6 +48,7 @@ __all__ = [
     "PHONE_FORMATS",
     "PHONE_REGION_COLUMN",
     "REASONS",
+    "TIKTOK_CALCULATE_TYPE",
     "TIKTOK_ID_COLUMN",
     "HashResult",
     "InvalidIdentifier",
@@ -73,7 +74,19 @@ TIKTOK_ID_COLUMN: dict[str, str] = {
     "phone": "PHONE_SHA256",
     "maid": "MAID_SHA256",
 }
-"""TikTok's ``calculate_type`` / file header for each identifier type (fact sheet §4.1)."""
+"""Customer-file header naming each identifier type's column (TikTok's help page "List of supported
+IDs and formats for a customer file": Email_SHA256, Phone_SHA256, MAID_SHA256)."""
+
+TIKTOK_CALCULATE_TYPE: dict[str, str] = {
+    "email": "EMAIL_SHA256",
+    "phone": "PHONE_SHA256",
+    # Create's strict enum has no MAID_*: mobile ids (IDFA or GAID) are FIRST_SHA256 there, and the
+    # upload enum gives MAID_SHA256 the same value (6); uploads use FIRST_SHA256 too, so the files and
+    # the create agree. tiktok/tiktok-business-api-sdk yml_files/dmp_custom_audience_create.yml,
+    # yml_files/dmp_custom_audience_file_upload.yml.
+    "maid": "FIRST_SHA256",
+}
+"""TikTok's ``calculate_type`` (create, update's files, upload) for an audience of one identifier type."""
 
 INPUT_COLUMN: dict[str, str] = {"email": "email", "phone": "phone", "maid": "mobile_ad_id"}
 """Column of the reference ``contacts`` table that holds each identifier type."""

@@ -16,8 +16,9 @@ from operator import methodcaller
 
 from tiktok_sandbox.errors import ApiError, Code
 
-#: calculate_type values accepted by /dmp/custom_audience/file/upload/ (fact sheet §4.1).
-#: FIRST_SHA256/FIRST_MD5 are TikTok's older names for MAID_SHA256/MAID_MD5 (same enum value).
+#: calculate_type values accepted by /dmp/custom_audience/file/upload/ (enum DmpCalculateType in
+#: tiktok/tiktok-business-api-sdk yml_files/dmp_custom_audience_file_upload.yml). There MAID_SHA256 and
+#: MAID_MD5 are aliases of FIRST_SHA256 / FIRST_MD5 (same enum values, 6 and 7).
 CALCULATE_TYPES: frozenset[str] = frozenset(
     {
         "EMAIL_SHA256",
@@ -33,8 +34,11 @@ CALCULATE_TYPES: frozenset[str] = frozenset(
         "MULTIPLE_TYPES",
     }
 )
+#: calculate_type values accepted by /dmp/custom_audience/create/ (strict enum CalculateType in
+#: yml_files/dmp_custom_audience_create.yml): no MAID_* here, mobile ids are FIRST_SHA256 / FIRST_MD5.
+CREATE_CALCULATE_TYPES: frozenset[str] = CALCULATE_TYPES - {"MAID_SHA256", "MAID_MD5"}
 MULTIPLE_TYPES = "MULTIPLE_TYPES"
-_CALCULATE_TYPE_ALIASES = {"FIRST_SHA256": "MAID_SHA256", "FIRST_MD5": "MAID_MD5"}
+_CALCULATE_TYPE_ALIASES = {"MAID_SHA256": "FIRST_SHA256", "MAID_MD5": "FIRST_MD5"}
 
 #: Column types a customer file header may name (matched case-insensitively).
 FILE_ID_TYPES: frozenset[str] = frozenset(
@@ -63,14 +67,14 @@ _COMPATIBLE_COLUMNS: dict[str, frozenset[str]] = {
     "GAID_SHA256": frozenset({"GAID_SHA256"}),
     "IDFA_MD5": frozenset({"IDFA_MD5"}),
     "GAID_MD5": frozenset({"GAID_MD5"}),
-    "MAID_SHA256": frozenset({"MAID_SHA256", "IDFA_SHA256", "GAID_SHA256"}),
-    "MAID_MD5": frozenset({"MAID_MD5", "IDFA_MD5", "GAID_MD5"}),
+    "FIRST_SHA256": frozenset({"MAID_SHA256", "IDFA_SHA256", "GAID_SHA256"}),
+    "FIRST_MD5": frozenset({"MAID_MD5", "IDFA_MD5", "GAID_MD5"}),
 }
 
 #: Identifier families: a REMOVE of one member of a family removes the hash from its siblings.
 _FAMILIES: tuple[frozenset[str], ...] = (
-    frozenset({"MAID_SHA256", "IDFA_SHA256", "GAID_SHA256", "AAID_SHA256"}),
-    frozenset({"MAID_MD5", "IDFA_MD5", "GAID_MD5", "AAID_MD5"}),
+    frozenset({"FIRST_SHA256", "MAID_SHA256", "IDFA_SHA256", "GAID_SHA256", "AAID_SHA256"}),
+    frozenset({"FIRST_MD5", "MAID_MD5", "IDFA_MD5", "GAID_MD5", "AAID_MD5"}),
 )
 
 # str.translate table deleting every lowercase hex digit: what survives is not hex.
@@ -81,7 +85,7 @@ MemberSets = dict[str, set[str]]
 
 
 def canonical_calculate_type(calculate_type: str) -> str:
-    """Map TikTok's legacy FIRST_* names onto the MAID_* names they alias."""
+    """Map the upload-only MAID_* aliases onto the FIRST_* names create and the audience use."""
     return _CALCULATE_TYPE_ALIASES.get(calculate_type, calculate_type)
 
 
@@ -101,10 +105,11 @@ def id_family(id_type: str) -> frozenset[str]:
 def storage_key(audience_calculate_type: str, column_type: str) -> str:
     """Return the member-set key a file column is stored under.
 
-    A MAID_* audience files every mobile id under its own calculate type, so an IDFA column and a
-    GAID column holding the same hash are one member, not two. Other audiences keep the column type.
+    A FIRST_* (IDFA-or-GAID) audience files every mobile id under its own calculate type, so an IDFA
+    column and a GAID column holding the same hash are one member, not two. Other audiences keep the
+    column type.
     """
-    if audience_calculate_type in ("MAID_SHA256", "MAID_MD5"):
+    if audience_calculate_type in ("FIRST_SHA256", "FIRST_MD5"):
         return audience_calculate_type
     return column_type
 

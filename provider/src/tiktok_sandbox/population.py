@@ -52,10 +52,12 @@ _KIND_HASH_TYPE = {
 # kinds_for). Mobile ids of every spelling (IDFA, GAID, Android's AAID, MAID) are one device id.
 _MEMBER_KINDS: dict[str, tuple[str, ...]] = {
     "EMAIL_SHA256": ("email",),
+    "FIRST_SHA256": ("maid",),
     "MAID_SHA256": ("maid",),
     "IDFA_SHA256": ("maid",),
     "GAID_SHA256": ("maid",),
     "AAID_SHA256": ("maid",),
+    "FIRST_MD5": ("maid_md5",),
     "MAID_MD5": ("maid_md5",),
     "IDFA_MD5": ("maid_md5",),
     "GAID_MD5": ("maid_md5",),

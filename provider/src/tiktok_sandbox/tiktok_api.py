@@ -37,6 +37,7 @@ from tiktok_sandbox.contract import check_request, endpoint_contract
 from tiktok_sandbox.errors import ApiError, Code, default_message, parameter_error
 from tiktok_sandbox.identifiers import (
     CALCULATE_TYPES,
+    CREATE_CALCULATE_TYPES,
     SEGMENT_ID_TYPES,
     canonical_calculate_type,
     is_hex_hash,
@@ -336,7 +337,8 @@ def audience_create(ctx: CallContext) -> dict[str, Any]:
     body = ctx.body
     advertiser_id = advertiser_param(ctx, body, SCOPE_WRITE_AUDIENCES)
     name = require_string(body, "custom_audience_name", max_length=128)
-    calculate_type = canonical_calculate_type(require_enum(body, "calculate_type", CALCULATE_TYPES))
+    # Create's enum is strict and has no MAID_* (those exist only on upload): MAID_SHA256 -> 40002.
+    calculate_type = require_enum(body, "calculate_type", CREATE_CALCULATE_TYPES)
     file_paths = _file_paths(body, required=True)
     assert file_paths is not None
     sub_type = require_enum(body, "audience_sub_type", _SUB_TYPES, default="NORMAL")

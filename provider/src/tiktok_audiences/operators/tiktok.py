@@ -775,10 +775,10 @@ def is_replace_limit(error: Exception) -> bool:
 
 def calculate_type_for(id_types: Sequence[str]) -> str:
     """TikTok's encryption type for an audience sending these identifier types."""
-    from tiktok_audiences.identifiers import TIKTOK_ID_COLUMN
+    from tiktok_audiences.identifiers import TIKTOK_CALCULATE_TYPE
 
     if len(id_types) == 1:
-        return TIKTOK_ID_COLUMN[id_types[0]]
+        return TIKTOK_CALCULATE_TYPE[id_types[0]]
     return "MULTIPLE_TYPES"
 
 
