@@ -35,7 +35,7 @@ def test_create_returns_an_id_listed_as_a_lookalike_with_its_spec(api: Api, cont
     assert body["code"] == 0, body
     lookalike_id = body["data"]["custom_audience_id"]
     details = api.details(lookalike_id)
-    assert details["audience_type"] == "Lookalike Audience" and details["name"] == "VIP (lookalike)"
+    assert details["type"] == "Lookalike Audience" and details["name"] == "VIP (lookalike)"
     assert details["lookalike_spec"] == spec(source, audience_size="BROAD")
     listed = api.get("dmp/custom_audience/list/", {"advertiser_id": ADVERTISER, "page_size": 100}).json()
     assert lookalike_id in [a["audience_id"] for a in listed["data"]["list"]]

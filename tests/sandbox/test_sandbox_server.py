@@ -551,7 +551,8 @@ def test_audience_details_fields(api: Api) -> None:
     details = api.details(audience_id)
 
     assert details["audience_id"] == audience_id
-    assert details["audience_type"] == "Customer File Audience"
+    assert details["type"] == "Customer File Audience"  # get says "type"; list says "audience_type"
+    assert "audience_type" not in details
     assert details["audience_sub_type"] == "NORMAL"
     assert details["calculate_type"] == "EMAIL_SHA256"
     assert (details["is_expiring"], details["shared"], details["is_creator"]) == (False, False, True)
@@ -706,7 +707,7 @@ def test_segment_audience_create_truncates_long_names(api: Api) -> None:
 
     details = api.details(body["data"]["audience_id"])
     assert details["name"] == "n" * 67 + "..."
-    assert (details["audience_type"], details["calculate_type"]) == ("Partner", "MULTIPLE_TYPES")
+    assert (details["type"], details["calculate_type"]) == ("Partner", "MULTIPLE_TYPES")
 
 
 def test_segment_mapping_add_then_delete(api: Api, control: Control) -> None:

@@ -132,13 +132,18 @@ def envelope(code: int, message: str, request_id: str, data: dict[str, Any] | No
     return {"code": code, "message": message, "request_id": request_id, "data": data if code == 0 else {}}
 
 
-def audience_details(snapshot: AudienceSnapshot, now: float, *, include_type_alias: bool = False) -> dict[str, Any]:
-    """Render an audience the way list items and ``audience_details`` look."""
+def audience_details(snapshot: AudienceSnapshot, now: float, *, kind_field: str = "audience_type") -> dict[str, Any]:
+    """Render an audience the way list items and ``audience_details`` look.
+
+    :param kind_field: the name of the audience kind: list items call it ``audience_type``, get's
+        ``audience_details`` call it ``type`` (response rules of yml_files/dmp_custom_audience_get.yml
+        in tiktok/tiktok-business-api-sdk; Segment's captured get fixture shows ``type`` too)
+    """
     expired = now >= snapshot.expires_at
     details: dict[str, Any] = {
         "audience_id": snapshot.audience_id,
         "name": snapshot.name,
-        "audience_type": snapshot.audience_type,
+        kind_field: snapshot.audience_type,
         "audience_sub_type": snapshot.sub_type,
         "calculate_type": snapshot.calculate_type,
         "cover_num": 0 if expired else snapshot.cover_num,
@@ -155,10 +160,6 @@ def audience_details(snapshot: AudienceSnapshot, now: float, *, include_type_ali
     }
     if snapshot.lookalike_spec is not None:
         details["lookalike_spec"] = dict(snapshot.lookalike_spec)
-    if include_type_alias:
-        # TikTok's own SDK maps the get endpoint's field as "type" (and Segment's captured
-        # fixture shows "type"), while list uses "audience_type"; get carries both.
-        details["type"] = snapshot.audience_type
     return details
 
 
@@ -399,7 +400,7 @@ def audience_get(ctx: CallContext) -> dict[str, Any]:
         "list": [
             {
                 # audience_enhancement is in get's response spec (yml_files/dmp_custom_audience_get.yml), not list's.
-                "audience_details": {**audience_details(snapshot, now, include_type_alias=True),
+                "audience_details": {**audience_details(snapshot, now, kind_field="type"),
                                      "audience_enhancement": snapshot.audience_enhancement},
                 "audience_history": audience_history(snapshot, history_size),
             }
