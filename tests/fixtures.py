@@ -67,9 +67,8 @@ class Sandbox:
     def members(self, audience_id: str) -> set[tuple[str, str]]:
         """TikTok's real member set of an audience as ``(id_type, id_hash)`` with our type names."""
         by_type = self.control("GET", f"audiences/{audience_id}/members")["members"]
-        # A FIRST_SHA256 ("IDFA or GAID") audience keeps its mobile ids under its calculate type.
-        names = {"EMAIL_SHA256": "email", "PHONE_SHA256": "phone", "MAID_SHA256": "maid", "FIRST_SHA256": "maid",
-                 "IDFA_SHA256": "maid", "GAID_SHA256": "maid"}
+        names = {"EMAIL_SHA256": "email", "PHONE_SHA256": "phone", "MAID_SHA256": "maid",
+                 "FIRST_SHA256": "maid", "IDFA_SHA256": "maid", "GAID_SHA256": "maid"}
         return {(names[t], h) for t, hashes in by_type.items() for h in hashes}
 
     def audiences(self) -> list[dict]:

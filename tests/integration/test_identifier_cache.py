@@ -54,10 +54,10 @@ def churn(db: ContactDatabase) -> set[tuple[str, str]]:
     db.add_members(2, [1450])
     ids = [*(i for i in range(1, 1401) if i not in (50, 51) and not 1301 <= i <= 1310), 1450]
     expected = expected_identifiers(ids)
-    expected -= {("email", sha(email(10))), ("email", sha(email(20))), ("phone", sha(phone(30))),
-                 ("phone", sha(phone(36))), ("maid", sha(maid(36)))}
+    expected -= {("email", sha(email(10))), ("email", sha(email(20))), ("phone", sha(phone(30)[1:])),
+                 ("phone", sha(phone(36)[1:])), ("maid", sha(maid(36)))}
     expected |= {("email", sha("moved-10@example.org")), ("email", sha("moved-20@example.org")),
-                 ("phone", sha("+447911005030")), ("maid", sha(maid(99_999)))}
+                 ("phone", sha("447911005030")), ("maid", sha(maid(99_999)))}  # customer-file default: digits
     return expected
 
 

@@ -64,8 +64,9 @@ def test_switching_an_audience_to_partner_creates_a_new_audience_and_says_so(aud
     row = audience_env.audience_row("fans")
     assert row["tiktok_audience_id"] != old_id and row["api"] == "partner"
     assert f"customer-file API audience {old_id} is left untouched" in row["status_message"]
-    assert members(audience_env) == expected_identifiers(range(1, 1351))
-    assert audience_env.sandbox.members(old_id) == expected_identifiers(range(1, 1301))  # left as it was
+    # Partner audiences get E.164 phones, customer files digits (docs/identifiers.md).
+    assert members(audience_env) == expected_identifiers(range(1, 1351), phone_format="e164")
+    assert audience_env.sandbox.members(old_id) == expected_identifiers(range(1, 1301), phone_format="digits")
     assert {a["audience_type"] for a in live_audiences(audience_env)} == {"Customer File Audience", "Partner"}
 
 
@@ -97,7 +98,7 @@ def test_mapping_requests_carry_at_most_the_batch_size(audience_env, contacts, m
     monkeypatch.setenv("TIKTOK_AUDIENCES_BATCH_SIZE", "500")
     define(audience_env, api="partner")
     assert audience_env.run("fans").state == "success"
-    expected = expected_identifiers(range(1, 1301))
+    expected = expected_identifiers(range(1, 1301), phone_format="e164")
     assert members(audience_env) == expected
     mappings = requests_to(audience_env, "segment/mapping")
     assert len(mappings) == math.ceil(len(expected) / 500) and all(r["code"] == 0 for r in mappings)
@@ -112,7 +113,7 @@ def test_partner_full_resync_re_adds_everyone_and_sends_no_replace(audience_env,
     contacts.execute("UPDATE segments SET criteria = 'contact_id BETWEEN 11 AND 1300' WHERE segment_id = 1")
     audience_env.sandbox.control("DELETE", "requests")
     assert audience_env.run("fans", full_resync=True).state == "success"
-    assert members(audience_env) == expected_identifiers(range(11, 1301))
+    assert members(audience_env) == expected_identifiers(range(11, 1301), phone_format="e164")
     assert audience_env.audience_row("fans")["tiktok_audience_id"] == audience_id
     assert requests_to(audience_env, "dmp/custom_audience/update") == []
     assert requests_to(audience_env, "file/upload") == []
@@ -147,3 +148,13 @@ def test_dry_run_of_a_mode_switch_says_so_and_keeps_the_old_audience(audience_en
     assert row["tiktok_audience_id"] == old_id and row["api"] == "customer_file"
     assert "would get a new TikTok audience" in audience_env.store().run_history("fans")[0]["message"]
     assert len(live_audiences(audience_env)) == 1
+
+
+def test_partner_integration_refuses_a_digits_phone_format_before_anything_is_sent(audience_env, contacts,
+                                                                                   monkeypatch):
+    """The Audience Segment API documents phones only as E.164 with "+" (docs/identifiers.md)."""
+    set_integration_api(monkeypatch, "partner")
+    define(audience_env, normalization={"phone_format": "digits"})
+    assert audience_env.run("fans").state == "failed"
+    assert live_audiences(audience_env) == []
+    assert requests_to(audience_env, "segment/") == []

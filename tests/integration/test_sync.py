@@ -256,7 +256,6 @@ def test_run_killed_between_upload_and_commit_converges_on_the_next_run(audience
     assert result.returncode == -9, result.stdout[-2000:] + result.stderr[-2000:]
     assert_success(audience_env.run("buyers"))
     assert tiktok_members(audience_env) == expected_identifiers([*range(101, 1401), *range(1501, 1601)])
-    assert audience_env.audience_row("buyers")["status"] == "Active"
 
 
 def test_access_token_and_raw_identifiers_never_reach_the_logs(audience_env, api, contacts, capfd):
@@ -317,7 +316,6 @@ def test_revoked_token_marks_the_audience_failed_with_reauthenticate_hint(audien
     resync_integration(audience_env, "fresh-token-after-resync")
     assert_success(audience_env.run("buyers"))
     assert tiktok_members(audience_env) == expected_identifiers(range(11, 1401))
-    assert audience_env.audience_row("buyers")["status"] == "Active"
 
 
 def resync_integration(audience_env, token: str, scope=(3, 30, 31, 32)) -> None:
@@ -404,10 +402,11 @@ def test_invalid_identifiers_are_dropped_and_counted_by_reason(audience_env, api
     assert_success(audience_env.run("buyers"))
     invalid = json.loads(audience_env.store().run_history("buyers")[0]["invalid"])
     assert invalid == {"email_malformed": 1, "phone_no_region": 1, "maid_malformed": 1}
-    from tests.integration.contacts import sha
+    from tests.integration.contacts import phone_hashes, sha
 
     expected = expected_identifiers(range(1, 1401)) - {
-        ("email", sha("user1@example.com")), ("phone", sha("+447911000002")), ("maid", sha(str(__import__("uuid").UUID(int=4))))
+        ("email", sha("user1@example.com")), *(("phone", h) for h in phone_hashes(2)),
+        ("maid", sha(str(__import__("uuid").UUID(int=4))))
     }
     assert tiktok_members(audience_env) == expected
 
@@ -444,7 +443,73 @@ def test_refused_replace_changes_nothing_on_tiktok_or_here_until_the_fallback_is
     assert tiktok_members(audience_env) == expected_identifiers(range(51, 1401))
 
 
-def test_maid_only_audience_is_created_as_first_sha256_and_keeps_syncing(audience_env):
+# -- normalization options and create options (issue 15) ---------------------------------------
+
+
+def test_customer_file_default_sends_phones_as_digits(audience_env, contacts):
+    """TikTok's customer-file pages: country code and number without "+" (docs/identifiers.md)."""
+    define(audience_env)
+    assert_success(audience_env.run("buyers"))
+    phones = {h for t, h in tiktok_members(audience_env) if t == "phone"}
+    assert sha(phone(2)[1:]) in phones and sha(phone(2)) not in phones
+
+
+def test_both_phone_forms_are_sent_confirmed_and_removed_together(audience_env, contacts):
+    define(audience_env, normalization={"phone_format": "both"})
+    assert_success(audience_env.run("buyers"))
+    assert tiktok_members(audience_env) == expected_identifiers(range(1, 1401), phone_format="both")
+    row = audience_env.audience_row("buyers")
+    assert row["size"] == 1400  # contacts, not records: two phone forms are one person
+    confirmed = set(audience_env.store().load_confirmed("buyers").itertuples(index=False, name=None))
+    assert {("phone", sha(phone(2))), ("phone", sha(phone(2)[1:]))} <= confirmed
+
+    contacts.remove_members(2, range(1301, 1401))  # 100 contacts leave, 50 of them with a phone
+    assert_success(audience_env.run("buyers"))
+    assert tiktok_members(audience_env) == expected_identifiers(range(1, 1301), phone_format="both")
+    confirmed = set(audience_env.store().load_confirmed("buyers").itertuples(index=False, name=None))
+    assert not {("phone", sha(phone(1302))), ("phone", sha(phone(1302)[1:]))} & confirmed
+    assert audience_env.store().run_history("buyers")[0]["removed"] == 100 + 2 * 50 + 33
+
+
+def test_create_options_reach_tiktok(audience_env, contacts):
+    define(audience_env, retention_in_days=90, audience_enhancement=True)
+    assert_success(audience_env.run("buyers"))
+    from datetime import datetime, timedelta
+
+    from tiktok_audiences.hooks.tiktok import TikTokHook
+
+    details = TikTokHook(tiktok_conn_id="tiktok_default").get_audience(audience_env.audience_row("buyers")["tiktok_audience_id"])
+    created = datetime.strptime(details["create_time"], "%Y-%m-%d %H:%M:%S")
+    assert datetime.strptime(details["expired_time"], "%Y-%m-%d %H:%M:%S") - created == timedelta(days=90)
+    assert details["audience_enhancement"] is True
+
+
+def test_create_options_with_a_partner_integration_fail_clearly_and_send_nothing(audience_env, contacts, monkeypatch):
+    from tests.integration.conftest import set_integration_api
+
+    set_integration_api(monkeypatch, "partner")
+    define(audience_env, retention_in_days=90)
+    run = audience_env.run("buyers")
+    assert run.state == "failed"
+    assert audience_env.sandbox.audiences() == []
+    row = audience_env.audience_row("buyers")
+    assert "retention_in_days" in (row["last_error"] or row["status_message"] or "")
+
+
+def test_maid_only_audience_is_created_as_first_sha256(audience_env, contacts):
+    """TikTok's create enum has no MAID_*: mobile ids are FIRST_SHA256 (yml_files/dmp_custom_audience_create.yml)."""
+    contacts.add_contacts(range(1501, 4001))
+    contacts.add_segment(5, "Everyone", criteria="contact_id > 0")
+    define(audience_env, include_segments=[5], exclude_segments=[3], identifiers=["maid"])
+    assert_success(audience_env.run("buyers"))
+    expected = expected_identifiers([*range(1, 1401), *range(1501, 4001)], types=("maid",))
+    assert len(expected) > 1000
+    assert tiktok_members(audience_env) == expected
+    [audience] = audience_env.sandbox.audiences()
+    assert audience["calculate_type"] == "FIRST_SHA256"
+
+
+def test_maid_audience_keeps_syncing_when_its_row_still_says_maid_sha256(audience_env):
     """TikTok's create refuses MAID_SHA256 (its strict enum has FIRST_SHA256 for "IDFA or GAID")."""
     db = ContactDatabase(audience_env.contacts)
     db.add_contacts(range(1, 3301))  # every third contact has a mobile ad id: 1,100 of them

@@ -54,7 +54,9 @@ class Seeded:
 DEFINITIONS = {
     "vip": {"name": "VIP customers", "include_segments": [4], "exclude_segments": [5, 6],
             "lookalike": {"name": "VIP <lookalike>", "location_ids": ["6252001"], "audience_size": "BALANCED",
-                          "include_source": False, "mobile_os": "ALL", "placements": ["TikTok"]}},
+                          "include_source": False, "mobile_os": "ALL", "placements": ["TikTok"]},
+            "normalization": {"phone_format": "both", "email_dots": "gmail"}, "retention_in_days": 180,
+            "audience_enhancement": True},
     "html": {"name": "<script>alert('x')</script> & <b>friends</b>", "include_segments": [1], "exclude_segments": []},
     "bad_a": {"name": "Broken A", "include_segments": [2], "exclude_segments": [], "integration": "tiktok_eu"},
     "bad_b": {"name": "Broken B", "include_segments": [3], "exclude_segments": [], "integration": "tiktok_eu"},

@@ -115,6 +115,17 @@ class TestPage:
         html = as_user(client, "viewer").get(PAGE, params={"q": "broken"}).text
         assert "data-lookalike-of" not in html
 
+    def test_detail_view_shows_hashing_and_create_options(self, client, seeded):
+        html = as_user(client, "viewer").get(f"{PAGE}audiences/tiktok_audience__vip").text
+        assert re.search(r'id="phone-format">both forms, one record each<', html)
+        assert re.search(r'id="email-normalization">\+suffix removed, dots removed for Gmail<', html)
+        assert re.search(r'id="retention">180 days after creation \(fixed\)<', html)
+        assert re.search(r'id="audience-enhancement">on<', html)
+        # An audience that sets nothing shows TikTok's and the API's defaults.
+        html = as_user(client, "viewer").get(f"{PAGE}audiences/tiktok_audience__html").text
+        assert "digits for customer files, E.164 with + for the partner API" in html
+        assert "TikTok&#39;s default: off" in html or "TikTok's default: off" in html
+
     def test_detail_view_shows_the_lookalike(self, client, seeded):
         html = as_user(client, "viewer").get(f"{PAGE}audiences/tiktok_audience__vip").text
         section = html.split('<dl class="def" id="lookalike">')[1].split("</dl>")[0]

@@ -36,3 +36,13 @@ def api(server: SandboxServer) -> Api:
 @pytest.fixture
 def control(server: SandboxServer) -> Control:
     return Control(server.url)
+
+
+@pytest.fixture
+def members_change_freely(control: Control) -> None:
+    """Turn off TikTok's two audience refusals of updates (busy while processing, too few matches).
+
+    For tests of what APPEND / REMOVE / REPLACE do to members right after a create, with small
+    audiences: the refusals themselves are tested in test_sandbox_refusals.py.
+    """
+    control.configure(busy_while_processing=False, refuse_updates_when_unmatched=False)

@@ -380,6 +380,7 @@ def test_multiple_types_file_keeps_members_by_type(api: Api, control: Control) -
 # --------------------------------------------------------------------------- update
 
 
+@pytest.mark.usefixtures("members_change_freely")
 def test_append_adds_members(api: Api, control: Control) -> None:
     audience_id = api.create_ok(email_hashes(1000))
     extra = api.upload_ok(email_hashes(500, start=800))
@@ -389,6 +390,7 @@ def test_append_adds_members(api: Api, control: Control) -> None:
     assert control.members(audience_id) == set(email_hashes(1300))
 
 
+@pytest.mark.usefixtures("members_change_freely")
 def test_remove_removes_matching_members(api: Api, control: Control) -> None:
     audience_id = api.create_ok(email_hashes(1500))
     leaving = api.upload_ok(email_hashes(400) + email_hashes(10, domain="never-a-member"))
@@ -398,6 +400,7 @@ def test_remove_removes_matching_members(api: Api, control: Control) -> None:
     assert control.members(audience_id) == set(email_hashes(1100, start=400))
 
 
+@pytest.mark.usefixtures("members_change_freely")
 def test_replace_swaps_the_whole_set(api: Api, control: Control) -> None:
     audience_id = api.create_ok(email_hashes(1000))
     replacement = api.upload_ok(email_hashes(1200, start=5000))
@@ -407,6 +410,7 @@ def test_replace_swaps_the_whole_set(api: Api, control: Control) -> None:
     assert control.members(audience_id) == set(email_hashes(1200, start=5000))
 
 
+@pytest.mark.usefixtures("members_change_freely")
 def test_update_below_minimum_is_refused_and_changes_nothing(api: Api, control: Control) -> None:
     audience_id = api.create_ok(email_hashes(1200))
     too_many = api.upload_ok(email_hashes(201))
@@ -424,6 +428,7 @@ def test_update_of_unknown_audience_is_40007(api: Api) -> None:
     assert api.update("7300000000999999999", [file_path], "APPEND")["code"] == 40007
 
 
+@pytest.mark.usefixtures("members_change_freely")
 def test_second_replace_within_cooldown_is_refused(api: Api, control: Control) -> None:
     audience_id = api.create_ok(email_hashes(1000))
     first, second = api.upload_ok(email_hashes(1000, start=2000)), api.upload_ok(email_hashes(1000, start=4000))
@@ -437,6 +442,7 @@ def test_second_replace_within_cooldown_is_refused(api: Api, control: Control) -
     assert control.members(audience_id) == set(email_hashes(1000, start=2000))
 
 
+@pytest.mark.usefixtures("members_change_freely")
 def test_replace_cooldown_can_be_disabled(api: Api, control: Control) -> None:
     control.configure(replace_cooldown_seconds=0)
     audience_id = api.create_ok(email_hashes(1000))
@@ -445,6 +451,7 @@ def test_replace_cooldown_can_be_disabled(api: Api, control: Control) -> None:
     assert [api.update(audience_id, [f], "REPLACE")["code"] for f in files] == [0, 0]
 
 
+@pytest.mark.usefixtures("members_change_freely")
 def test_update_records_history(api: Api) -> None:
     audience_id = api.create_ok(email_hashes(1000))
     api.update(audience_id, [api.upload_ok(email_hashes(10, start=9000))], "APPEND")
@@ -544,7 +551,7 @@ def test_audience_details_fields(api: Api) -> None:
     details = api.details(audience_id)
 
     assert details["audience_id"] == audience_id
-    assert details["type"] == "Customer File Audience"  # get names it type; list names it audience_type
+    assert details["type"] == "Customer File Audience"  # get says "type"; list says "audience_type"
     assert "audience_type" not in details
     assert details["audience_sub_type"] == "NORMAL"
     assert details["calculate_type"] == "EMAIL_SHA256"

@@ -121,6 +121,17 @@ def test_failed_run_is_a_failed_event():
     assert alerts.detect_events(RunFacts(outcome="failed", error="extract_members: boom"), BOTH) == ["failed"]
 
 
+def test_run_stopped_by_a_busy_audience_is_no_event():
+    # TikTok still processing: the run stopped as Syncing (outcome partial) and the next one carries on.
+    assert alerts.detect_events(RunFacts(outcome="partial"), BOTH) == []
+
+
+def test_permanent_tiktok_error_is_a_failed_event_not_auth():
+    facts = RunFacts(outcome="failed", error="sync_to_tiktok: TikTok error 40002 on /open_api/v1.3/dmp/custom_audience/"
+                                            "update/: Parameter error: file_paths is invalid (request_id 1)")
+    assert alerts.detect_events(facts, BOTH) == ["failed"]
+
+
 def test_auth_failure_is_one_auth_error_event_not_also_failed():
     facts = RunFacts(outcome="failed", error="sync_to_tiktok: TikTok error 40105 ...: re-authenticate the integration "
                                             "'tiktok_default' (Resync integration), then re-run")

@@ -118,3 +118,74 @@ def test_api_field_is_optional_and_passed_to_the_operator(tmp_path):
 def test_unknown_api_names_the_field_and_the_choices(tmp_path):
     [problem] = problems_of(tmp_path, "name: A\ninclude_segments: [1]\napi: segment\n")
     assert "'api'" in problem and "customer_file" in problem and "partner" in problem and "Fix:" in problem
+
+
+# -- normalization options and TikTok's create options (issue 15) ------------------------------
+
+
+def test_normalization_options_are_optional_and_passed_to_the_operator(tmp_path):
+    definition, problems = parse_audience_file(write(tmp_path, "a.yaml", "name: A\ninclude_segments: [1]\n"))
+    assert problems == [] and definition.as_dict()["normalization"] == {}
+    text = "name: B\ninclude_segments: [1]\nnormalization: {phone_format: Both, email_dots: gmail}\n"
+    definition, problems = parse_audience_file(write(tmp_path, "b.yaml", text))
+    assert problems == []
+    assert definition.as_dict()["normalization"] == {"phone_format": "both", "email_dots": "gmail"}
+
+
+def test_normalization_option_values_agree_with_the_normalizer():
+    from tiktok_audiences import identifiers
+    from tiktok_audiences.config import NORMALIZATION_OPTIONS
+
+    assert NORMALIZATION_OPTIONS == {
+        "phone_format": identifiers.PHONE_FORMATS,
+        "email_plus_suffix": identifiers.EMAIL_PLUS_SUFFIX,
+        "email_dots": identifiers.EMAIL_DOTS,
+    }
+    assert set(NORMALIZATION_OPTIONS) == set(identifiers.Normalization().as_key())
+
+
+def test_unknown_normalization_option_and_value_name_the_field_and_the_fix(tmp_path):
+    problems = problems_of(
+        tmp_path, "name: A\ninclude_segments: [1]\nnormalization: {phone_formt: e164, email_dots: all}\n"
+    )
+    assert any("'normalization.phone_formt'" in p and "did you mean 'phone_format'" in p for p in problems)
+    assert any("'normalization.email_dots'" in p and "keep, gmail, remove" in p and "Fix:" in p for p in problems)
+
+
+def test_partner_audience_refuses_a_phone_format_other_than_e164(tmp_path):
+    [problem] = problems_of(
+        tmp_path, "name: A\ninclude_segments: [1]\napi: partner\nnormalization: {phone_format: both}\n"
+    )
+    assert "'normalization.phone_format'" in problem and "E.164" in problem and "Fix:" in problem
+    definition, problems = parse_audience_file(
+        write(tmp_path, "ok.yaml", "name: A\ninclude_segments: [1]\napi: partner\nnormalization: {phone_format: e164}\n")
+    )
+    assert problems == []
+
+
+def test_create_options_are_validated_and_passed_to_the_operator(tmp_path):
+    text = "name: A\ninclude_segments: [1]\nretention_in_days: 180\naudience_enhancement: true\n"
+    definition, problems = parse_audience_file(write(tmp_path, "a.yaml", text))
+    assert problems == []
+    assert (definition.as_dict()["retention_in_days"], definition.as_dict()["audience_enhancement"]) == (180, True)
+    definition, _ = parse_audience_file(write(tmp_path, "b.yaml", "name: B\ninclude_segments: [1]\n"))
+    assert (definition.retention_in_days, definition.audience_enhancement) == (None, None)
+
+
+@pytest.mark.parametrize("value", ["0", "366", "'30'", "1.5", "true"])
+def test_retention_outside_tiktoks_range_is_refused(tmp_path, value):
+    [problem] = problems_of(tmp_path, f"name: A\ninclude_segments: [1]\nretention_in_days: {value}\n")
+    assert "'retention_in_days'" in problem and "from 1 to 365" in problem and "Fix:" in problem
+
+
+def test_audience_enhancement_must_be_a_boolean(tmp_path):
+    [problem] = problems_of(tmp_path, "name: A\ninclude_segments: [1]\naudience_enhancement: 'yes'\n")
+    assert "'audience_enhancement'" in problem and "true or false" in problem
+
+
+def test_partner_audience_refuses_customer_file_create_options(tmp_path):
+    problems = problems_of(
+        tmp_path, "name: A\ninclude_segments: [1]\napi: partner\nretention_in_days: 30\naudience_enhancement: false\n"
+    )
+    assert len(problems) == 2
+    assert all("/segment/audience/" in p and "api: customer_file" in p for p in problems)

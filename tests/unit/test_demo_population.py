@@ -17,7 +17,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 from tiktok_audiences.demo import DEMO_SEGMENTS, build_demo_database, population_hashes, register_population
-from tiktok_audiences.identifiers import InvalidIdentifier, hash_identifier, hash_members, normalize_phone
+from tiktok_audiences.identifiers import InvalidIdentifier, Normalization, hash_identifiers, hash_members
 from tiktok_audiences.status import match_rate
 from tiktok_sandbox import SandboxConfig, SandboxServer
 
@@ -63,7 +63,8 @@ def people(hashes: dict[int, set[str]]) -> dict[int, int]:
 
 
 def identifier_hashes(contacts: pd.DataFrame) -> dict[int, set[str]]:
-    """Every hash TikTok stores for each contact: email, phone (E.164 with + and digits), MAID."""
+    """Every hash TikTok stores for each contact: email, phone (digits and E.164 with +), MAID."""
+    both = Normalization(phone_format="both")
     found: dict[int, set[str]] = {}
     for row in contacts.itertuples(index=False):
         hashes = set()
@@ -72,9 +73,7 @@ def identifier_hashes(contacts: pd.DataFrame) -> dict[int, set[str]]:
             if not isinstance(value, str) or not value.strip():
                 continue
             try:
-                hashes.add(hash_identifier(id_type, value, row.phone_country))
-                if id_type == "phone":
-                    hashes.add(hashlib.sha256(normalize_phone(value, row.phone_country)[1:].encode()).hexdigest())
+                hashes.update(hash_identifiers(id_type, value, row.phone_country, both))
             except InvalidIdentifier:
                 continue
         found[row.contact_id] = hashes
@@ -128,3 +127,35 @@ def test_demo_match_is_the_share_of_its_people_on_tiktok(engine: sa.Engine, sand
     # little below the share of contacts whose person is on TikTok, never above it.
     contacts_found = sum(person[cid] in on_tiktok for cid in in_audience) / size
     assert match <= contacts_found < match + 0.05
+
+
+def _phone_audience_cover_num(sandbox: SandboxServer, members: pd.DataFrame, name: str) -> int:
+    content = ("PHONE_SHA256\n" + "\n".join(members["id_hash"]) + "\n").encode()
+    api = f"{sandbox.url}/open_api/v1.3/dmp/custom_audience"
+    upload = requests.post(f"{api}/file/upload/", headers=TOKEN, timeout=30, data={
+        "advertiser_id": ADVERTISER, "calculate_type": "PHONE_SHA256",
+        "file_signature": hashlib.md5(content).hexdigest()}, files={"file": (f"{name}.csv", content, "text/csv")}).json()
+    created = requests.post(f"{api}/create/", headers=TOKEN, timeout=30, json={
+        "advertiser_id": ADVERTISER, "custom_audience_name": name, "calculate_type": "PHONE_SHA256",
+        "file_paths": [upload["data"]["file_path"]]}).json()
+    details = requests.get(f"{api}/get/", headers=TOKEN, timeout=30, params={
+        "advertiser_id": ADVERTISER, "custom_audience_ids": json.dumps([created["data"]["custom_audience_id"]])}).json()
+    return details["data"]["list"][0]["audience_details"]["cover_num"]
+
+
+def test_phone_forms_reach_the_same_users(engine: sa.Engine, sandbox: SandboxServer) -> None:
+    """digits (the customer-file default), e164 and both reach the same people: both forms of one
+    phone are one TikTok user, so sending both adds records, not users (nor Match)."""
+    register_population(sandbox.url, population_hashes(engine))
+    with engine.connect() as conn:
+        contacts = pd.read_sql(sa.text("SELECT * FROM contacts ORDER BY contact_id"), conn)
+    covers = {}
+    for phone_format in ("digits", "e164", "both"):
+        members = hash_members(contacts, identifiers=["phone"],
+                               normalization=Normalization(phone_format=phone_format)).members
+        covers[phone_format] = _phone_audience_cover_num(sandbox, members, f"phones {phone_format}")
+        records = len(members)
+        size = members["contact_id"].nunique()
+        # One record per contact, or two with "both" (a pre-hashed phone exists in one form only).
+        assert records == size if phone_format != "both" else size < records <= 2 * size
+    assert covers["digits"] == covers["e164"] == covers["both"] > 0

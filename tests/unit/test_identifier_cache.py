@@ -10,7 +10,8 @@ import sqlalchemy as sa
 
 from tests.integration.contacts import ContactDatabase, email, maid
 from tiktok_audiences import extract, identifier_cache
-from tiktok_audiences.identifier_cache import RoleStats, role_members, unchanged_contacts
+from tiktok_audiences.identifier_cache import RoleStats, cache_key, role_members, unchanged_contacts
+from tiktok_audiences.identifiers import Normalization
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "include" / "sql"
 TYPES = ["email", "phone", "maid"]
@@ -33,14 +34,15 @@ def contacts(request, tmp_path) -> ContactDatabase:
     return db
 
 
-def members(db: ContactDatabase, segment_ids, folder, id_types=TYPES) -> tuple[set, RoleStats]:
+def members(db: ContactDatabase, segment_ids, folder, id_types=TYPES,
+            normalization: Normalization = Normalization()) -> tuple[set, RoleStats]:
     sql = extract.SqlTemplates.load(SQL_DIR)
     stats = RoleStats()
     rows: set[tuple[int, bytes]] = set()
     with extract.read_only(db.engine) as conn:
         segments = extract.resolve_segments(conn, sql, segment_ids, {}, {})
         for frame in role_members(conn, sql, [segments[s] for s in segment_ids], id_types, folder,
-                                  chunk_size=64, stats=stats):
+                                  chunk_size=64, stats=stats, normalization=normalization):
             rows.update(zip(frame.column("contact_id").to_pylist(), frame.column("key").to_pylist(), strict=True))
     return rows, stats
 
@@ -91,6 +93,26 @@ def test_cache_from_older_normalization_rules_is_not_used(contacts, tmp_path, mo
     assert stats.cache == "cold" and stats.reused == 0
     monkeypatch.undo()
     assert cached == members(contacts, [2], None)[0]
+
+
+@pytest.mark.parametrize("options", [{"phone_format": "both"}, {"phone_format": "e164"},
+                                     {"email_plus_suffix": "keep"}, {"email_dots": "gmail"}])
+def test_cache_from_other_normalization_options_is_not_used(contacts, tmp_path, options):
+    """A cache of digits-form phone hashes must never be served to an audience asking for E.164."""
+    folder = tmp_path / "cache"
+    members(contacts, [2], folder)
+    other = Normalization(**options)
+    rows, stats = members(contacts, [2], folder, normalization=other)
+    assert stats.cache == "cold" and stats.reused == 0
+    assert rows == members(contacts, [2], None, normalization=other)[0]
+    again, stats = members(contacts, [2], folder, normalization=other)
+    assert stats.cache == "warm" and stats.hashed == 0 and again == rows
+
+
+def test_cache_key_names_every_option():
+    key = cache_key(["phone"], "md5", Normalization(phone_format="both", email_dots="gmail"))
+    assert key["options"] == {"phone_format": "both", "email_plus_suffix": "remove", "email_dots": "gmail"}
+    assert cache_key(["phone"], "md5") != key
 
 
 def test_cache_for_other_identifier_types_is_not_used(contacts, tmp_path):

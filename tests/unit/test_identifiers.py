@@ -17,7 +17,11 @@ from tiktok_audiences.identifiers import (
     TIKTOK_ID_COLUMN,
     HashResult,
     InvalidIdentifier,
+    Normalization,
+    default_normalization,
+    email_match_form,
     hash_identifier,
+    hash_identifiers,
     hash_members,
     is_sha256_hex,
     normalize_email,
@@ -223,8 +227,10 @@ def test_phone_too_short_is_invalid():
     assert reason_of(normalize_phone, "12", "US") == "phone_invalid"
 
 
-def test_phone_hash_is_sha256_of_e164_with_plus():
-    assert hash_identifier("phone", "650-555-1234", "US") == sha256("+16505551234")
+def test_phone_hash_is_sha256_of_digits_by_default_and_e164_on_request():
+    assert hash_identifier("phone", "650-555-1234", "US") == sha256("16505551234")
+    e164 = Normalization(phone_format="e164")
+    assert hash_identifier("phone", "650-555-1234", "US", e164) == sha256("+16505551234")
 
 
 # ----------------------------------------------------------------------- maid
@@ -429,7 +435,7 @@ def test_members_phone_cache_is_keyed_on_region():
         frame(phone=["07400 123456", "07400 123456"], phone_country=["GB", "US"]),
         identifiers=["phone"],
     )
-    assert result.members["id_hash"].tolist() == [sha256("+447400123456")]
+    assert result.members["id_hash"].tolist() == [sha256("447400123456")]
     assert result.invalid == {"phone_invalid": 1}
 
 
@@ -437,7 +443,7 @@ def test_members_numeric_phone_column_is_read_as_digits():
     result = hash_members(
         frame(phone=[6505551234.0, np.nan], phone_country=["US", "US"]), identifiers=["phone"]
     )
-    assert result.members["id_hash"].tolist() == [sha256("+16505551234")]
+    assert result.members["id_hash"].tolist() == [sha256("16505551234")]
 
 
 def test_members_non_default_index_keeps_contact_alignment():
@@ -507,8 +513,17 @@ def test_property_hash_is_64_lowercase_hex_or_invalid(id_type, value, region):
         assert HEX64.fullmatch(digest)
 
 
+_normalizations = st.builds(
+    Normalization,
+    phone_format=st.sampled_from(["digits", "e164", "both"]),
+    email_plus_suffix=st.sampled_from(["remove", "keep"]),
+    email_dots=st.sampled_from(["keep", "gmail", "remove"]),
+)
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
+    normalization=_normalizations,
     rows=st.lists(
         st.tuples(
             st.one_of(st.none(), _realistic),
@@ -519,12 +534,12 @@ def test_property_hash_is_64_lowercase_hex_or_invalid(id_type, value, region):
         max_size=25,
     )
 )
-def test_property_members_agree_with_hash_identifier(rows):
+def test_property_members_agree_with_hash_identifier(rows, normalization):
     chunk = pd.DataFrame(
         rows, columns=["email", "phone", "phone_country", "mobile_ad_id"], dtype=object
     )
     chunk.insert(0, "contact_id", range(1, len(rows) + 1))
-    result = hash_members(chunk)
+    result = hash_members(chunk, normalization=normalization)
 
     expected: set[tuple[int, str, str]] = set()
     invalid: dict[str, int] = {}
@@ -535,7 +550,8 @@ def test_property_members_agree_with_hash_identifier(rows):
                 missing[id_type] += 1
                 continue
             try:
-                expected.add((contact_id, id_type, hash_identifier(id_type, value, region)))
+                for digest in hash_identifiers(id_type, value, region, normalization):
+                    expected.add((contact_id, id_type, digest))
             except InvalidIdentifier as exc:
                 invalid[exc.reason] = invalid.get(exc.reason, 0) + 1
 
@@ -543,3 +559,125 @@ def test_property_members_agree_with_hash_identifier(rows):
     assert len(result.members) == len(expected)
     assert result.invalid == dict(sorted(invalid.items()))
     assert result.missing == missing
+
+
+# ------------------------------------------------- TikTok's own examples and the options
+# TikTok's customer-file pages: https://ads.tiktok.com/help/article/list-of-supported-ids-and-formats-for-a-customer-file
+# (Aug 2025) and https://ads.tiktok.com/help/article/how-to-create-a-custom-audience-with-a-customer-file
+# (Sept 2025, worked example hashes). Partner API: PHONE_SHA256 = "SHA256 of an E.164 phone, e.g.
+# +1231234567" (bububa/tiktok-business model/dmp/segment_mapping.go).
+
+
+def test_tiktok_worked_example_phone_hash_comes_out_of_the_customer_file_default():
+    # TikTok's Sept 2025 page: +37493828222 "Hashed: 65b7e6dc…" — the SHA-256 of the digits without "+".
+    expected = "65b7e6dcf6f4310f8d7cbfbd78289a753062fb054d6664fb9aaac5df66a422d4"
+    assert hash_identifier("phone", "+37493828222") == expected
+    # The Aug 2025 page's own spelling of the same number, with its country code and no "+".
+    assert hash_identifier("phone", "374-93-828222", "AM") == expected
+
+
+def test_tiktok_aug_2025_phone_examples_normalize_to_its_digits():
+    assert hash_identifier("phone", "(657)777-0000", "US") == sha256("16577770000")
+    assert hash_identifier("phone", "374-93-828222", "AM") == sha256("37493828222")
+
+
+def test_partner_default_is_e164_with_plus():
+    partner = default_normalization("partner")
+    assert partner.phone_format == "e164"
+    assert hash_identifier("phone", "+37493828222", None, partner) == sha256("+37493828222")
+    assert sha256("+37493828222").startswith("241371e6")
+    assert default_normalization("customer_file") == Normalization()
+
+
+def test_both_phone_forms_give_two_hashes_digits_first():
+    both = Normalization(phone_format="both")
+    assert hash_identifiers("phone", "(657)777-0000", "US", both) == (
+        sha256("16577770000"),
+        sha256("+16577770000"),
+    )
+    with pytest.raises(ValueError, match="hash_identifiers"):
+        hash_identifier("phone", "(657)777-0000", "US", both)
+
+
+def test_both_phone_forms_are_two_member_rows_of_one_contact():
+    result = hash_members(
+        frame(phone=["(657)777-0000", None], phone_country=["US", None]),
+        identifiers=["phone"],
+        normalization=Normalization(phone_format="both"),
+    )
+    assert result.members[["contact_id", "id_hash"]].values.tolist() == [
+        [1, sha256("16577770000")],
+        [1, sha256("+16577770000")],
+    ]
+    assert result.missing == {"phone": 1}
+
+
+def test_prehashed_phone_is_sent_once_whatever_the_form():
+    digest = sha256("16577770000")
+    assert hash_identifiers("phone", digest, None, Normalization(phone_format="both")) == (digest,)
+
+
+def test_tiktok_worked_example_email_and_maid_hashes():
+    # Same Sept 2025 page: "janedoe@gmail.com" -> d6117306…, MAID 5f3a2b18-… -> 83dc3f5f….
+    assert hash_identifier("email", " JaneDoe@Gmail.com ") == (
+        "d6117306485ed0e50afab3ac871e98f81699151f30281527d63ff5f233656c69"
+    )
+    assert hash_identifier("maid", "5F3A2B18-9C4D-4E7F-B8E2-17D3A1E69B25") == (
+        "83dc3f5f32b9472613b0f038d36f22585a609d018af6f6067f50da318bf354bd"
+    )
+
+
+def test_plus_suffix_is_removed_by_default_for_every_domain():
+    # TikTok (Aug 2025): "Remove '+' and any characters following the '+' symbol until '@'".
+    assert hash_identifier("email", "jane+news@example.org") == sha256("jane@example.org")
+    assert hash_identifier("email", "jane+a+b@gmail.com") == sha256("jane@gmail.com")
+    keep = Normalization(email_plus_suffix="keep")
+    assert hash_identifier("email", "jane+news@example.org", None, keep) == sha256("jane+news@example.org")
+
+
+def test_plus_that_starts_the_local_part_is_kept():
+    assert email_match_form("+jane@example.org") == "+jane@example.org"
+
+
+def test_dots_are_kept_by_default_removed_for_gmail_or_everywhere_on_request():
+    assert hash_identifier("email", "jane.doe@example.org") == sha256("jane.doe@example.org")
+    gmail = Normalization(email_dots="gmail")
+    assert email_match_form("jane.doe@gmail.com", gmail) == "janedoe@gmail.com"
+    assert email_match_form("jane.doe@googlemail.com", gmail) == "janedoe@googlemail.com"
+    assert email_match_form("jane.doe@example.org", gmail) == "jane.doe@example.org"
+    everywhere = Normalization(email_dots="remove")
+    assert email_match_form("jane.doe@mail.example.org", everywhere) == "janedoe@mail.example.org"
+
+
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [
+        # Segment's normalizeEmail (segmentio/action-destinations
+        # packages/destination-actions/src/destinations/tiktok-audiences/syncAudience/functions.ts):
+        # strip the +tag, drop dots in the local part only (domain dots kept since PR #1387), lowercase.
+        ("John.Doe+promo@Example.co.uk", "johndoe@example.co.uk"),
+        ("j.o.h.n@gmail.com", "john@gmail.com"),
+        ("plain@example.com", "plain@example.com"),
+    ],
+)
+def test_segment_cases_with_dots_removed_everywhere(address, expected):
+    segment_like = Normalization(email_dots="remove")
+    assert hash_identifier("email", address, None, segment_like) == sha256(expected)
+
+
+def test_options_never_turn_an_invalid_email_valid():
+    assert reason_of(hash_identifier, "email", "jane+@", None) == "email_malformed"
+
+
+def test_unknown_option_values_are_refused():
+    with pytest.raises(ValueError, match="phone_format"):
+        Normalization(phone_format="plus")
+    with pytest.raises(ValueError, match="email_dots"):
+        Normalization(email_dots="all")
+
+
+def test_normalization_from_settings_overrides_the_api_default():
+    assert Normalization.from_settings({"email_dots": "gmail"}, "partner") == Normalization(
+        phone_format="e164", email_dots="gmail"
+    )
+    assert Normalization.from_settings(None) == Normalization()

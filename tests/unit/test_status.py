@@ -16,6 +16,13 @@ from tiktok_audiences.status import STATUS_EXPLANATIONS, AudienceStatus, match_r
         ({"size": 5000, "tiktok_audience_id": None, "is_valid": None}, AudienceStatus.PENDING),
         ({"size": 5000, "tiktok_audience_id": "1", "is_valid": False}, AudienceStatus.INITIATING),
         ({"size": 1000, "tiktok_audience_id": "1", "is_valid": True}, AudienceStatus.ACTIVE),
+        # TikTok counts matched users: 5,000 contacts that TikTok matched to 720 users stay unusable.
+        ({"size": 5000, "tiktok_audience_id": "1", "is_valid": False, "cover_num": 720}, AudienceStatus.TOO_SMALL),
+        # cover_num 0 is also what TikTok shows while processing: still Initiating.
+        ({"size": 5000, "tiktok_audience_id": "1", "is_valid": False, "cover_num": 0}, AudienceStatus.INITIATING),
+        ({"size": 5000, "tiktok_audience_id": "1", "is_valid": True, "cover_num": 2400}, AudienceStatus.ACTIVE),
+        # Records do not count: 600 contacts sent with three identifiers each are still Too Small.
+        ({"size": 600, "tiktok_audience_id": None, "is_valid": None, "cover_num": None}, AudienceStatus.TOO_SMALL),
     ],
 )
 def test_resolve_status(kwargs, expected):

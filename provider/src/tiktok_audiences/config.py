@@ -44,7 +44,19 @@ KNOWN_FIELDS = (
     "alerts",
     "lookalike",
     "api",
+    "normalization",
+    "retention_in_days",
+    "audience_enhancement",
 )
+#: The ``normalization:`` block (kept here, not imported from identifiers, so parsing stays light;
+#: tests check both lists agree). Values: see :class:`tiktok_audiences.identifiers.Normalization`.
+NORMALIZATION_OPTIONS: dict[str, tuple[str, ...]] = {
+    "phone_format": ("digits", "e164", "both"),
+    "email_plus_suffix": ("remove", "keep"),
+    "email_dots": ("keep", "gmail", "remove"),
+}
+#: TikTok's range for ``retention_in_days`` (yml_files/dmp_custom_audience_create.yml: "Value range: [1, 365]").
+RETENTION_DAYS_RANGE = (1, 365)
 _KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
 _CONN_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
 
@@ -87,6 +99,11 @@ class AudienceDefinition:
     :param schedule: cron expression or preset
     :param alerts: the ``alerts:`` block, validated and normalized by :func:`tiktok_audiences.alerts.parse_alerts`
     :param api: ``customer_file`` or ``partner``; None = the integration's choice (default customer_file)
+    :param normalization: the ``normalization:`` options the file sets, as sorted ``(option, value)``
+        pairs (the rest are the API's defaults,
+        see :meth:`tiktok_audiences.identifiers.Normalization.from_settings`)
+    :param retention_in_days: sent on create: the audience expires this many days after creation (1–365)
+    :param audience_enhancement: sent on create when set (TikTok's ``audience_enhancement``, default false)
     """
 
     key: str
@@ -102,6 +119,9 @@ class AudienceDefinition:
     alerts: Mapping[str, Any] = field(default_factory=dict, compare=False)
     lookalike: LookalikeDefinition | None = None
     api: str | None = None
+    normalization: tuple[tuple[str, str], ...] = ()
+    retention_in_days: int | None = None
+    audience_enhancement: bool | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -128,6 +148,9 @@ class AudienceDefinition:
             "alerts": dict(self.alerts),
             "lookalike": self.lookalike.as_dict() if self.lookalike else None,
             "api": self.api,
+            "normalization": dict(self.normalization),
+            "retention_in_days": self.retention_in_days,
+            "audience_enhancement": self.audience_enhancement,
         }
 
 
@@ -294,6 +317,9 @@ def parse_audience(key: str, where: str, document: Any) -> tuple[AudienceDefinit
             "Audience Segment API), or remove the field to use the integration's setting",
         )
 
+    normalization = _normalization(document, api, problem)
+    retention_in_days, audience_enhancement = _create_options(document, api, problem)
+
     if problems:
         return None, problems
     return (
@@ -311,10 +337,71 @@ def parse_audience(key: str, where: str, document: Any) -> tuple[AudienceDefinit
             alerts=alerts,
             lookalike=lookalike,
             api=api,
+            normalization=tuple(sorted(normalization.items())),
+            retention_in_days=retention_in_days,
+            audience_enhancement=audience_enhancement,
             raw=dict(document),
         ),
         [],
     )
+
+
+def _normalization(document: Mapping[str, Any], api: str | None, problem) -> dict[str, str]:
+    """The ``normalization:`` block: which form of a valid identifier is hashed (see docs/identifiers.md)."""
+    value = document.get("normalization")
+    if value is None:
+        if "normalization" in document:
+            problem("normalization", "is empty", "remove the line, or set e.g. 'normalization: {phone_format: both}'")
+        return {}
+    if not isinstance(value, dict):
+        problem("normalization", "must be a mapping of options",
+                "write e.g. 'normalization: {phone_format: digits, email_dots: keep}'")
+        return {}
+    settings: dict[str, str] = {}
+    for option in sorted(map(str, value)):
+        allowed = NORMALIZATION_OPTIONS.get(option)
+        if allowed is None:
+            close = difflib.get_close_matches(option, NORMALIZATION_OPTIONS, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"known options are {', '.join(NORMALIZATION_OPTIONS)}"
+            problem(f"normalization.{option}", "is not a known option", f"remove it or correct the spelling ({hint})")
+            continue
+        raw = value[option]
+        text = raw.strip().lower() if isinstance(raw, str) else None
+        if text not in allowed:
+            problem(f"normalization.{option}", f"is {raw!r}; it must be one of {', '.join(allowed)}",
+                    f"write e.g. 'normalization: {{{option}: {allowed[0]}}}', or remove it for the default")
+            continue
+        settings[option] = text
+    if api == "partner" and settings.get("phone_format", "e164") != "e164":
+        problem("normalization.phone_format",
+                f"is '{settings['phone_format']}', but TikTok's partner (Audience Segment) API takes PHONE_SHA256 "
+                f"only as the SHA-256 of E.164 with '+' (e.g. +1231234567)",
+                "remove the option (partner audiences use e164) or write 'phone_format: e164'")
+    return settings
+
+
+def _create_options(document: Mapping[str, Any], api: str | None, problem) -> tuple[int | None, bool | None]:
+    """``retention_in_days`` and ``audience_enhancement``: options of TikTok's customer-file create."""
+    retention = document.get("retention_in_days")
+    low, high = RETENTION_DAYS_RANGE
+    if retention is not None and (isinstance(retention, bool) or not isinstance(retention, int)
+                                  or not low <= retention <= high):
+        problem("retention_in_days", f"is {retention!r}; TikTok accepts a whole number of days from {low} to {high}",
+                "write e.g. 'retention_in_days: 180', or remove it to let TikTok expire the audience 365 days "
+                "after it was last used in an active ad group or modified")
+        retention = None
+    enhancement = document.get("audience_enhancement")
+    if enhancement is not None and not isinstance(enhancement, bool):
+        problem("audience_enhancement", f"must be true or false, not {enhancement!r}",
+                "write 'audience_enhancement: true', or remove it (TikTok's default is false)")
+        enhancement = None
+    if api == "partner":
+        for name, set_value in (("retention_in_days", retention), ("audience_enhancement", enhancement)):
+            if set_value is not None:
+                problem(name, "is an option of TikTok's customer-file create (/dmp/custom_audience/create/); "
+                              "a partner audience (/segment/audience/) takes no such field",
+                        "remove it, or send the audience as a customer file ('api: customer_file')")
+    return retention, enhancement
 
 
 def _segment_ids(document: Mapping[str, Any], field_name: str, *, required: bool, problem) -> tuple[int, ...]:

@@ -532,7 +532,7 @@ def population_hashes(engine: sa.Engine) -> list[list[str | None]]:
     them (:func:`tiktok_audiences.identifiers.hash_members`); raw values never leave this process.
     Contacts without any valid identifier are nobody TikTok could know and are left out.
     """
-    from tiktok_audiences.identifiers import InvalidIdentifier, hash_members, is_sha256_hex, normalize_phone
+    from tiktok_audiences.identifiers import Normalization, hash_members
 
     with engine.connect() as conn:
         frame = pd.read_sql(
@@ -540,23 +540,22 @@ def population_hashes(engine: sa.Engine) -> list[list[str | None]]:
                       CONTACTS.c.mobile_ad_id).order_by(CONTACTS.c.contact_id),
             conn,
         )
-    members = hash_members(frame).members
-    by_type = {id_type: dict(zip(rows["contact_id"], rows["id_hash"], strict=True))
-               for id_type, rows in members.groupby("id_type")}
-    emails, phones, maids = (by_type.get(t, {}) for t in ("email", "phone", "maid"))
-    raw_phones = dict(zip(frame["contact_id"], zip(frame["phone"], frame["phone_country"], strict=True), strict=True))
-    users: list[list[str | None]] = []
-    for contact_id in sorted(set(emails) | set(phones) | set(maids)):
-        digits = None
-        if contact_id in phones:
-            raw, region = raw_phones[contact_id]
-            if not is_sha256_hex(raw):  # a pre-hashed phone exists in one form only
-                try:
-                    digits = hashlib.sha256(normalize_phone(raw, region)[1:].encode()).hexdigest()
-                except InvalidIdentifier:  # pragma: no cover - hash_members accepted the same value
-                    digits = None
-        users.append([emails.get(contact_id), phones.get(contact_id), digits, maids.get(contact_id)])
-    return users
+    # The email and mobile ad id as the customer-file default sends them, the phone in both forms
+    # TikTok documents (digits first, then E.164), so Match is right whichever form an audience sends.
+    members = hash_members(frame, normalization=Normalization(phone_format="both")).members
+    users_by_contact: dict[int, list[str | None]] = {}
+    for contact_id, id_type, id_hash in members.itertuples(index=False, name=None):
+        user = users_by_contact.setdefault(int(contact_id), [None, None, None, None])
+        if id_type == "email":
+            user[0] = id_hash
+        elif id_type == "maid":
+            user[3] = id_hash
+        elif user[2] is None:
+            # A pre-hashed phone exists in one form only: it is registered as the form our default sends.
+            user[2] = id_hash
+        else:
+            user[1] = id_hash
+    return [users_by_contact[contact_id] for contact_id in sorted(users_by_contact)]
 
 
 def register_population(sandbox_url: str, users: Sequence[Sequence[str | None]], chunk: int = 20_000) -> int:

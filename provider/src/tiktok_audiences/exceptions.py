@@ -6,6 +6,9 @@ subclass ``AirflowException`` so that Airflow treats them like any provider erro
 
 from __future__ import annotations
 
+import re
+
+import requests
 from airflow.sdk.exceptions import AirflowException
 
 #: Rate-limit and transient codes: retried with exponential backoff and jitter.
@@ -85,6 +88,105 @@ class TikTokPartnerAccessError(TikTokApiError):
     """The TikTok app may not use the Audience Segment (partner) API; retrying cannot help."""
 
 
+class TikTokAudienceBusy(TikTokApiError):
+    """TikTok refused an update because the audience "is currently being updated or under processing".
+
+    Worth another attempt once TikTok has processed the previous change (see :func:`is_busy_refusal`).
+    """
+
+    #: How long the hook waited for TikTok before giving up (set by ``TikTokHook.update_audience``).
+    waited_seconds: float = 0.0
+
+
+class TikTokTooFewMatches(TikTokApiError):
+    """TikTok refuses updates of an audience it created with fewer than 1,000 matched users (size 0).
+
+    No retry changes that: the audience must be created anew (see :func:`is_too_few_matches_refusal`).
+    """
+
+
+#: Transport failures another attempt may get past (the request may not have reached TikTok).
+_TRANSIENT_TRANSPORT_ERRORS = (
+    requests.exceptions.ConnectionError, requests.exceptions.Timeout, requests.exceptions.ChunkedEncodingError,
+)
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether another attempt at the same request may succeed: the one place that decides it.
+
+    Transient: TikTok's rate-limit and transient codes (``RETRYABLE_CODES``), HTTP 5xx and 429,
+    malformed envelopes (a proxy or failing edge, not TikTok's API logic: the client raises
+    :class:`TikTokRetryableError` for all of these), connection errors / timeouts, and TikTok's
+    "being updated or under processing" refusal (:func:`is_busy_refusal`: the hook waits it out for
+    a bounded time, then the sync stops and the next run sends the rest). Permanent:
+    every other TikTok answer, e.g. 40000 / 40002 (bad parameter), 40001 (permission), 40007
+    (not found), 409xx (file errors) and HTTP 4xx: TikTok gives the same answer to the same
+    request, so retrying only uploads the files again.
+    """
+    if isinstance(error, (TikTokAuthError, TikTokPartnerAccessError)):
+        return False
+    if isinstance(error, TikTokRetryableError) or is_busy_refusal(error):
+        return True
+    if isinstance(error, TikTokApiError):
+        # A TikTokApiError built outside error_for_code still counts by its code and HTTP status.
+        status = error.http_status or 0
+        return error.code in RETRYABLE_CODES or (error.code is None and (status >= 500 or status == 429))
+    return isinstance(error, _TRANSIENT_TRANSPORT_ERRORS)
+
+
+def is_permanent_tiktok_error(error: BaseException) -> bool:
+    """A TikTok answer no retry can change: the task should fail once, not be retried by Airflow."""
+    return isinstance(error, TikTokApiError) and not is_transient(error)
+
+
+#: TikTok's wording when a parameter error (40002) is about an audience id it does not know, e.g.
+#: "Parameter error: invalid audience ID" (segmentio/action-destinations tiktok-audiences
+#: syncAudience/__tests__/index.test.ts). 40002 covers many parameter errors, so the message decides.
+_UNKNOWN_AUDIENCE_WORDING = re.compile(
+    r"\b(invalid|unknown)\s+(custom[\s_]+)?audience[\s_]*ids?\b"
+    r"|\baudience[\s_]*(ids?\s+)?(\S+\s+)?(does\s+not|doesn't|do\s+not)\s+exist"
+    r"|\baudience[\s_]*(ids?\s+)?(\S+\s+)?(is\s+)?not\s+found",
+    re.IGNORECASE,
+)
+
+
+def is_unknown_audience_refusal(error: BaseException) -> bool:
+    """TikTok's 40002 parameter error saying the audience id is invalid or does not exist.
+
+    Only meaningful for a request naming one audience (get_audience): TikTok does not say which id.
+    """
+    return (
+        isinstance(error, TikTokApiError)
+        and error.code == 40002
+        and bool(_UNKNOWN_AUDIENCE_WORDING.search(error.tiktok_message or ""))
+    )
+
+
+#: TikTok's return-code appendix lists two audience causes of 40002 (api-evangelist/tiktok-ads
+#: errors/tiktok-ads-error-codes.yml, a digest of https://business-api.tiktok.com/portal/docs?id=1737172488964097):
+#: "The audience is currently being updated or under processing." and "The audience was created
+#: with an audience size of 0 (less than 1000 matches were found)." 40002 is also TikTok's code for
+#: every other parameter error, so the message decides; the patterns take TikTok's key phrases only.
+_BUSY_WORDING = re.compile(r"\bbeing\s+updated\b|\bunder\s+processing\b", re.IGNORECASE)
+_TOO_FEW_MATCHES_WORDING = re.compile(
+    r"\baudience\s+size\s+of\s+0\b|\b(less|fewer)\s+than\s+1,?000\s+match", re.IGNORECASE
+)
+
+
+def _is_40002_saying(error: BaseException, wording: re.Pattern[str]) -> bool:
+    return isinstance(error, TikTokApiError) and error.code == 40002 and bool(wording.search(error.tiktok_message or ""))
+
+
+def is_busy_refusal(error: BaseException) -> bool:
+    """TikTok's 40002 for an update while the audience "is currently being updated or under processing"."""
+    return _is_40002_saying(error, _BUSY_WORDING)
+
+
+def is_too_few_matches_refusal(error: BaseException) -> bool:
+    """TikTok's 40002 for an update of an audience "created with an audience size of 0 (less than 1000 matches were found)"."""
+    return _is_40002_saying(error, _TOO_FEW_MATCHES_WORDING) and not is_busy_refusal(error)
+
+
 def partner_access_hint(conn_id: str) -> str:
     return (
         "Partner audience access (TikTok's Audience Segment API, /segment/audience/ and /segment/mapping/) is not "
@@ -121,4 +223,9 @@ def error_for_code(*, code: int, message: str, request_id: str, endpoint: str, c
         return TikTokRetryableError(code=code, message=message, request_id=request_id, endpoint=endpoint)
     if code in NOT_FOUND_CODES:
         return TikTokAudienceNotFound(code=code, message=message, request_id=request_id, endpoint=endpoint)
-    return TikTokApiError(code=code, message=message, request_id=request_id, endpoint=endpoint)
+    plain = TikTokApiError(code=code, message=message, request_id=request_id, endpoint=endpoint)
+    if is_busy_refusal(plain):
+        return TikTokAudienceBusy(code=code, message=message, request_id=request_id, endpoint=endpoint)
+    if is_too_few_matches_refusal(plain):
+        return TikTokTooFewMatches(code=code, message=message, request_id=request_id, endpoint=endpoint)
+    return plain

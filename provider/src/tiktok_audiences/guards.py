@@ -45,13 +45,20 @@ def check_removals(
     new_size: int,
     max_share: float,
     min_size: int = MIN_AUDIENCE_SIZE,
+    live_cover_num: int | None = None,
 ) -> RemovalCheck:
     """Refuse removing more than ``max_share`` of a live audience or draining it below ``min_size``.
+
+    TikTok's minimum counts matched users (see :data:`tiktok_audiences.status.MIN_AUDIENCE_SIZE`), so
+    besides the contact count the check projects TikTok's matched users at the audience's last match
+    rate: ``live_cover_num × new_size / live_size``. Shares are of identifiers: a contact sent with
+    both phone forms has both removed together, which leaves the share unchanged.
 
     :param live_identifiers: identifiers confirmed on TikTok now
     :param removals: identifiers the run would remove
     :param live_size: contacts in the audience at its last sync (None if never synced)
     :param new_size: contacts in the audience now
+    :param live_cover_num: TikTok's matched users at the last sync, when TikTok had made the audience valid
     """
     if live_identifiers == 0:
         return RemovalCheck(None)  # nothing live to protect
@@ -68,4 +75,13 @@ def check_removals(
             f"{min_size:,}; nothing was sent. If this is intended, re-run with allow_large_removal=true "
             f"(the audience is then reported Too Small and TikTok keeps its current members)"
         )
+    if live_cover_num and live_size and live_cover_num >= min_size and new_size < live_size:
+        projected = int(live_cover_num * new_size / live_size)
+        if projected < min_size:
+            return RemovalCheck(
+                f"the audience would shrink from {live_size:,} to {new_size:,} contacts; at its match rate TikTok "
+                f"would then hold about {projected:,} matched users (now {live_cover_num:,}), below TikTok's "
+                f"minimum of {min_size:,} matched users, and TikTok refuses updates that leave fewer; nothing was "
+                f"sent. If this is intended, re-run with allow_large_removal=true"
+            )
     return RemovalCheck(None)

@@ -49,7 +49,13 @@ import pyarrow.parquet as pq
 from sqlalchemy.engine import Connection
 
 from tiktok_audiences import extract
-from tiktok_audiences.identifiers import NORMALIZATION_VERSION, hash_members, outcome_counts
+from tiktok_audiences.identifiers import (
+    DEFAULT_NORMALIZATION,
+    NORMALIZATION_VERSION,
+    Normalization,
+    hash_members,
+    outcome_counts,
+)
 from tiktok_audiences.membership import MemberKeys
 from tiktok_audiences.staging import MEMBER_SCHEMA
 
@@ -93,11 +99,17 @@ def forget_audience(audience_key: str, base_url: str | None = None) -> bool:
     return remove_folder(audience_folder(base_url, audience_key, "include").parent)
 
 
-def cache_key(id_types: Sequence[str], digest_kind: str) -> dict[str, Any]:
-    """What hashes in a cache depend on; a cache written under another key is not used."""
+def cache_key(id_types: Sequence[str], digest_kind: str,
+              normalization: Normalization = DEFAULT_NORMALIZATION) -> dict[str, Any]:
+    """What hashes in a cache depend on; a cache written under another key is not used.
+
+    The audience's normalization options (phone form(s), email ``+suffix`` and dots) change hashes,
+    so they are part of the key: switching ``phone_format`` re-hashes everything once.
+    """
     return {
         "format": FORMAT_VERSION,
         "normalization": NORMALIZATION_VERSION,
+        "options": normalization.as_key(),
         "phonenumbers": phonenumbers.__version__,
         "identifiers": list(id_types),
         "digest": digest_kind,
@@ -301,6 +313,7 @@ def role_members(
     *,
     chunk_size: int = 100_000,
     stats: RoleStats | None = None,
+    normalization: Normalization = DEFAULT_NORMALIZATION,
 ) -> Iterator[pa.Table]:
     """The hashed member rows (``contact_id``, ``key``: see :data:`staging.MEMBER_SCHEMA`) of the segments' contacts.
 
@@ -310,6 +323,7 @@ def role_members(
 
     :param folder: the role's cache folder, or None to hash every contact and keep no cache
     :param stats: filled with counts and timings (``extract``: reading, ``normalize_hash``: hashing)
+    :param normalization: the audience's options (:meth:`identifiers.Normalization.from_settings`)
     """
     stats = stats if stats is not None else RoleStats()
     id_types = list(id_types)
@@ -318,20 +332,20 @@ def role_members(
     cached: CachedRole | None = None
     if usable:
         started = time.perf_counter()
-        key = cache_key(id_types, extract.digest_kind(conn))
+        key = cache_key(id_types, extract.digest_kind(conn), normalization)
         cached = load(folder, key)
         writer = CacheWriter(folder, key, keep=cached.generation if cached else None)
         stats.cache = "warm" if cached else "cold"
         stats.timings["extract"] += time.perf_counter() - started
     try:
         if cached is not None:
-            produced = _from_cache(conn, sql, segments, id_types, cached, writer, stats)
+            produced = _from_cache(conn, sql, segments, id_types, cached, writer, stats, normalization)
             if produced is not None:
                 yield from produced
                 _commit(writer, stats)
                 return
             stats.cache = "refreshed"
-        yield from _hash_all(conn, sql, segments, id_types, writer, chunk_size, stats)
+        yield from _hash_all(conn, sql, segments, id_types, writer, chunk_size, stats, normalization)
         if writer is not None:
             _commit(writer, stats)
     except BaseException:
@@ -346,13 +360,13 @@ def _commit(writer: CacheWriter, stats: RoleStats) -> None:
     stats.timings["extract"] += time.perf_counter() - started
 
 
-def _hash_all(conn, sql, segments, id_types, writer, chunk_size, stats) -> Iterator[pa.Table]:
+def _hash_all(conn, sql, segments, id_types, writer, chunk_size, stats, normalization) -> Iterator[pa.Table]:
     chunks = extract.iter_contacts(conn, sql, segments, chunk_size=chunk_size, with_digest=writer is not None)
-    return _hash_chunks(chunks, id_types, writer, stats)
+    return _hash_chunks(chunks, id_types, writer, stats, normalization)
 
 
 def _hash_chunks(chunks: Iterator[pd.DataFrame], id_types, writer: CacheWriter | None,
-                 stats: RoleStats) -> Iterator[pa.Table]:
+                 stats: RoleStats, normalization: Normalization = DEFAULT_NORMALIZATION) -> Iterator[pa.Table]:
     """Hash raw contact chunks as they are read; reading counts as extract time, hashing as its own."""
     while True:
         started = time.perf_counter()
@@ -360,12 +374,13 @@ def _hash_chunks(chunks: Iterator[pd.DataFrame], id_types, writer: CacheWriter |
         stats.timings["extract"] += time.perf_counter() - started
         if raw is None:
             return
-        yield _hash_chunk(raw, id_types, writer, stats)
+        yield _hash_chunk(raw, id_types, writer, stats, normalization)
 
 
-def _hash_chunk(raw: pd.DataFrame, id_types, writer: CacheWriter | None, stats: RoleStats) -> pa.Table:
+def _hash_chunk(raw: pd.DataFrame, id_types, writer: CacheWriter | None, stats: RoleStats,
+                normalization: Normalization = DEFAULT_NORMALIZATION) -> pa.Table:
     started = time.perf_counter()
-    result = hash_members(raw, id_types)
+    result = hash_members(raw, id_types, normalization)
     members = MemberKeys.from_frame(result.members).table()
     stats.count(result.outcomes, len(raw))
     stats.hashed += len(raw)
@@ -378,7 +393,7 @@ def _hash_chunk(raw: pd.DataFrame, id_types, writer: CacheWriter | None, stats: 
 
 
 def _from_cache(conn, sql, segments, id_types, cached: CachedRole, writer: CacheWriter,
-                stats: RoleStats) -> Iterator[pa.Table] | None:
+                stats: RoleStats, normalization: Normalization = DEFAULT_NORMALIZATION) -> Iterator[pa.Table] | None:
     """Reuse cached hashes; None when too many contacts changed for that to pay off."""
     started = time.perf_counter()
     ids, digests = extract.contact_digests(conn, sql, segments)
@@ -408,6 +423,6 @@ def _from_cache(conn, sql, segments, id_types, cached: CachedRole, writer: Cache
             started = time.perf_counter()
         stats.timings["extract"] += time.perf_counter() - started
         yield from _hash_chunks(extract.segment_contacts_by_ids(conn, sql, segments, changed), id_types, writer,
-                                stats)
+                                stats, normalization)
 
     return produce()

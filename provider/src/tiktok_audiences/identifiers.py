@@ -35,6 +35,9 @@ import pandas as pd
 import phonenumbers
 
 __all__ = [
+    "DEFAULT_NORMALIZATION",
+    "EMAIL_DOTS",
+    "EMAIL_PLUS_SUFFIX",
     "ID_TYPES",
     "INPUT_COLUMN",
     "MAX_EMAIL_LENGTH",
@@ -42,19 +45,25 @@ __all__ = [
     "MAX_RAW_LENGTH",
     "NORMALIZATION_VERSION",
     "OUTCOMES",
+    "PHONE_FORMATS",
     "PHONE_REGION_COLUMN",
     "REASONS",
     "TIKTOK_CALCULATE_TYPE",
     "TIKTOK_ID_COLUMN",
     "HashResult",
     "InvalidIdentifier",
+    "Normalization",
+    "default_normalization",
+    "email_match_form",
     "hash_identifier",
+    "hash_identifiers",
     "hash_members",
     "is_sha256_hex",
     "normalize_email",
     "normalize_maid",
     "normalize_phone",
     "outcome_counts",
+    "phone_match_forms",
 ]
 
 ID_TYPES: tuple[str, ...] = ("email", "phone", "maid")
@@ -65,25 +74,19 @@ TIKTOK_ID_COLUMN: dict[str, str] = {
     "phone": "PHONE_SHA256",
     "maid": "MAID_SHA256",
 }
-"""The customer-file header naming each identifier type's column.
-
-TikTok's help center names the mobile ad id column ``MAID_SHA256``
-(https://ads.tiktok.com/help/article/list-of-supported-ids-and-formats-for-a-customer-file), and the
-upload's enum lists ``MAID_SHA256`` as an alias of ``FIRST_SHA256`` (tiktok/tiktok-business-api-sdk
-yml_files/dmp_custom_audience_file_upload.yml). Not a ``calculate_type``: see :data:`TIKTOK_CALCULATE_TYPE`.
-"""
+"""Customer-file header naming each identifier type's column (TikTok's help page "List of supported
+IDs and formats for a customer file": Email_SHA256, Phone_SHA256, MAID_SHA256)."""
 
 TIKTOK_CALCULATE_TYPE: dict[str, str] = {
     "email": "EMAIL_SHA256",
     "phone": "PHONE_SHA256",
+    # Create's strict enum has no MAID_*: mobile ids (IDFA or GAID) are FIRST_SHA256 there, and the
+    # upload enum gives MAID_SHA256 the same value (6); uploads use FIRST_SHA256 too, so the files and
+    # the create agree. tiktok/tiktok-business-api-sdk yml_files/dmp_custom_audience_create.yml,
+    # yml_files/dmp_custom_audience_file_upload.yml.
     "maid": "FIRST_SHA256",
 }
-"""TikTok's ``calculate_type`` of an audience (and its uploads) holding one identifier type.
-
-Mobile ad ids are ``FIRST_SHA256`` ("IDFA or GAID", SHA-256): create's enum is strict and has no
-``MAID_*`` value (tiktok/tiktok-business-api-sdk yml_files/dmp_custom_audience_create.yml), so TikTok
-refuses ``MAID_SHA256`` there even though the upload accepts it as an alias.
-"""
+"""TikTok's ``calculate_type`` (create, update's files, upload) for an audience of one identifier type."""
 
 INPUT_COLUMN: dict[str, str] = {"email": "email", "phone": "phone", "maid": "mobile_ad_id"}
 """Column of the reference ``contacts`` table that holds each identifier type."""
@@ -119,10 +122,79 @@ REASONS: dict[str, str] = {
 The explanations are fixed text: they never include the offending value.
 """
 
-NORMALIZATION_VERSION = 1
+NORMALIZATION_VERSION = 2
 """Version of the normalization rules. Bump it with ANY change to how a raw value becomes a hash
 (or becomes invalid): the identifier cache (:mod:`tiktok_audiences.identifier_cache`) reuses hashes
-only when they were computed under the same version (and the same libphonenumber release)."""
+only when they were computed under the same version, the same libphonenumber release and the same
+:class:`Normalization` options. 2: phone forms and email options (issue 15)."""
+
+PHONE_FORMATS: tuple[str, ...] = ("digits", "e164", "both")
+"""How a phone number is hashed: ``digits`` = country code and number without ``+``
+(``16577770000``, TikTok's customer-file page of Aug 2025 and the worked example hash of its Sept 2025
+page), ``e164`` = with ``+`` (``+16577770000``, what the Audience Segment / partner API documents),
+``both`` = one record of each form. See docs/identifiers.md."""
+
+EMAIL_PLUS_SUFFIX: tuple[str, ...] = ("remove", "keep")
+"""``remove``: ``jane+news@x.com`` is sent as ``jane@x.com`` (TikTok's customer-file format page)."""
+
+EMAIL_DOTS: tuple[str, ...] = ("keep", "gmail", "remove")
+"""Dots in the local part: kept, removed for Gmail addresses only, or removed for every domain."""
+
+GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+"""Domains whose mailboxes ignore dots in the local part (Google's documented Gmail behaviour)."""
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """The options that change which string of a valid identifier is hashed (audience file ``normalization:``).
+
+    The defaults are the customer-file API's; :func:`default_normalization` gives each API's. Any
+    option is part of the identifier cache's key (:func:`as_key`), because it changes hashes.
+
+    :param phone_format: one of :data:`PHONE_FORMATS`
+    :param email_plus_suffix: one of :data:`EMAIL_PLUS_SUFFIX`
+    :param email_dots: one of :data:`EMAIL_DOTS`
+    """
+
+    phone_format: str = "digits"
+    email_plus_suffix: str = "remove"
+    email_dots: str = "keep"
+
+    def __post_init__(self) -> None:
+        for name, allowed in (("phone_format", PHONE_FORMATS), ("email_plus_suffix", EMAIL_PLUS_SUFFIX),
+                              ("email_dots", EMAIL_DOTS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
+
+    @property
+    def phone_forms(self) -> tuple[str, ...]:
+        """The phone forms sent, in the order they are written: ``("digits",)``, ``("e164",)`` or both."""
+        return ("digits", "e164") if self.phone_format == "both" else (self.phone_format,)
+
+    def as_key(self) -> dict[str, str]:
+        return {"phone_format": self.phone_format, "email_plus_suffix": self.email_plus_suffix,
+                "email_dots": self.email_dots}
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, str] | None, api: str = "customer_file") -> Normalization:
+        """The API's defaults overridden by the audience file's ``normalization:`` block (validated there)."""
+        base = default_normalization(api)
+        values = {**base.as_key(), **{k: v for k, v in (settings or {}).items() if v is not None}}
+        return cls(**values)
+
+
+def default_normalization(api: str = "customer_file") -> Normalization:
+    """Each API's defaults: digits for customer files, E.164 with ``+`` for the partner API.
+
+    Why each: docs/identifiers.md (TikTok's customer-file pages vs the Audience Segment API's
+    ``PHONE_SHA256`` description, "SHA256 of an E.164 phone number, e.g. +1231234567").
+    """
+    if api == "partner":
+        return Normalization(phone_format="e164")
+    return Normalization()
+
+
+DEFAULT_NORMALIZATION = Normalization()
 
 OUTCOMES: tuple[str, ...] = ("hashed", "missing", *REASONS)
 """Per-contact outcome of one identifier column, as small integer codes (index in this tuple):
@@ -191,8 +263,9 @@ def is_sha256_hex(value: str) -> bool:
 def normalize_email(value: str) -> str:
     """Trim, NFC-normalize and lowercase an email address, then validate its shape.
 
-    Dots and ``+tags`` in the local part are kept and IDN domains stay in unicode
-    (no punycode); see ``docs/identifiers.md`` for why.
+    Dots and ``+tags`` in the local part are kept here (:func:`email_match_form` applies the
+    audience's options to the result) and IDN domains stay in unicode (no punycode); see
+    ``docs/identifiers.md`` for why.
 
     Raises:
         InvalidIdentifier: ``value_too_long``, ``email_too_long`` or ``email_malformed``.
@@ -243,11 +316,34 @@ def normalize_maid(value: str) -> str:
     return text
 
 
-def hash_identifier(id_type: str, value: str, region: str | None = None) -> str:
-    """Return the lowercase hex SHA-256 TikTok expects for one identifier.
+def email_match_form(email: str, normalization: Normalization = DEFAULT_NORMALIZATION) -> str:
+    """Apply the ``+suffix`` and dot options to an address :func:`normalize_email` returned.
 
-    A value that already is 64 hex digits is passed through lowercased and is not
-    hashed again. ``region`` is only used for phone numbers.
+    A ``+`` that starts the local part is kept (nothing would be left of the mailbox name).
+    """
+    local, _, domain = email.rpartition("@")
+    if normalization.email_plus_suffix == "remove":
+        plus = local.find("+")
+        if plus > 0:
+            local = local[:plus]
+    if normalization.email_dots == "remove" or (normalization.email_dots == "gmail" and domain in GMAIL_DOMAINS):
+        local = local.replace(".", "")
+    return f"{local}@{domain}"
+
+
+def phone_match_forms(e164: str, normalization: Normalization = DEFAULT_NORMALIZATION) -> tuple[str, ...]:
+    """The strings hashed for a phone :func:`normalize_phone` returned (one, or two for ``both``)."""
+    return tuple(e164[1:] if form == "digits" else e164 for form in normalization.phone_forms)
+
+
+def hash_identifiers(
+    id_type: str, value: str, region: str | None = None, normalization: Normalization = DEFAULT_NORMALIZATION
+) -> tuple[str, ...]:
+    """Return the lowercase hex SHA-256 digests TikTok is sent for one identifier.
+
+    One digest, except for a phone with ``phone_format: both`` (digits first, then E.164). A value
+    that already is 64 hex digits is passed through lowercased and is not hashed again (whatever the
+    options: its form was chosen by whoever hashed it). ``region`` is only used for phone numbers.
 
     Raises:
         ValueError: ``id_type`` is not one of :data:`ID_TYPES`.
@@ -257,14 +353,29 @@ def hash_identifier(id_type: str, value: str, region: str | None = None) -> str:
         raise ValueError(f"unknown id_type {id_type!r}; expected one of {ID_TYPES}")
     _check_raw_length(value)
     if is_sha256_hex(value):
-        return value.strip().lower()
+        return (value.strip().lower(),)
     if id_type == "email":
-        normalized = normalize_email(value)
+        forms: tuple[str, ...] = (email_match_form(normalize_email(value), normalization),)
     elif id_type == "phone":
-        normalized = normalize_phone(value, region)
+        forms = phone_match_forms(normalize_phone(value, region), normalization)
     else:
-        normalized = normalize_maid(value)
-    return _sha256(normalized)
+        forms = (normalize_maid(value),)
+    return tuple(_sha256(text) for text in forms)
+
+
+def hash_identifier(
+    id_type: str, value: str, region: str | None = None, normalization: Normalization = DEFAULT_NORMALIZATION
+) -> str:
+    """Return the lowercase hex SHA-256 TikTok expects for one identifier (see :func:`hash_identifiers`).
+
+    Raises:
+        ValueError: ``id_type`` is unknown, or ``normalization`` sends a phone in two forms
+            (use :func:`hash_identifiers`).
+        InvalidIdentifier: the value cannot be normalized (see the normalizers).
+    """
+    if id_type == "phone" and normalization.phone_format == "both":
+        raise ValueError("phone_format 'both' gives two hashes; use hash_identifiers")
+    return hash_identifiers(id_type, value, region, normalization)[0]
 
 
 # ----------------------------------------------------------------- scalar helpers
@@ -378,7 +489,11 @@ class _Normalized:
     codes: np.ndarray  # int8 outcome code (index in OUTCOMES) per input row
 
 
-def hash_members(frame: pd.DataFrame, identifiers: Sequence[str] = ID_TYPES) -> HashResult:
+def hash_members(
+    frame: pd.DataFrame,
+    identifiers: Sequence[str] = ID_TYPES,
+    normalization: Normalization = DEFAULT_NORMALIZATION,
+) -> HashResult:
     """Normalize and hash the identifiers of a chunk of contacts.
 
     Args:
@@ -387,10 +502,12 @@ def hash_members(frame: pd.DataFrame, identifiers: Sequence[str] = ID_TYPES) -> 
             ``phone_country`` is optional (absent means no region). Values are
             strings or None/NaN; integer-like numbers are read as digit strings.
         identifiers: which of :data:`ID_TYPES` to produce.
+        normalization: the audience's options (phone form(s), email ``+suffix`` and dots).
 
     Returns:
-        A :class:`HashResult`. Results equal calling :func:`hash_identifier` per
+        A :class:`HashResult`. Results equal calling :func:`hash_identifiers` per
         row, except that NULL/blank values are counted as missing, not invalid.
+        With ``phone_format: both`` a contact's phone gives two member rows.
 
     Raises:
         ValueError: unknown identifier type, a requested column is absent, or
@@ -406,7 +523,7 @@ def hash_members(frame: pd.DataFrame, identifiers: Sequence[str] = ID_TYPES) -> 
     outcomes: dict[str, np.ndarray] = {}
     for id_type in wanted:
         raw = _text_column(frame, INPUT_COLUMN[id_type])
-        outcome, missing[id_type] = _normalize_column(id_type, raw, frame)
+        outcome, missing[id_type] = _normalize_column(id_type, raw, frame, normalization)
         invalid.update(outcome.reasons)
         outcomes[id_type] = outcome.codes
         parts.append(
@@ -490,7 +607,9 @@ def _coerce_text(value: object) -> str:
     return str(value)
 
 
-def _normalize_column(id_type: str, raw: pd.Series, frame: pd.DataFrame) -> tuple[_Normalized, int]:
+def _normalize_column(
+    id_type: str, raw: pd.Series, frame: pd.DataFrame, normalization: Normalization
+) -> tuple[_Normalized, int]:
     """Shared pipeline: length guard, blank -> missing, pre-hashed pass-through, normalize."""
     present = raw.notna().to_numpy()
     lengths = raw.str.len().to_numpy(dtype=float, na_value=0.0)
@@ -507,7 +626,7 @@ def _normalize_column(id_type: str, raw: pd.Series, frame: pd.DataFrame) -> tupl
 
     todo = np.flatnonzero(to_normalize)
     if id_type == "email":
-        normalized, reasons = _normalize_emails(stripped.iloc[todo])
+        normalized, reasons = _normalize_emails(stripped.iloc[todo], normalization)
     elif id_type == "maid":
         normalized, reasons = _normalize_maids(stripped.iloc[todo])
     else:
@@ -515,8 +634,17 @@ def _normalize_column(id_type: str, raw: pd.Series, frame: pd.DataFrame) -> tupl
         normalized, reasons = _normalize_phones(stripped.iloc[todo], regions)
 
     ok = reasons == ""
-    hashed_pos = todo[ok]
-    hashes = _sha256_many(normalized[ok])
+    if id_type == "phone":
+        # One hash per form; with "both" a row's position appears twice (digits, then E.164: the
+        # stable sort below keeps that order).
+        e164 = normalized[ok]
+        forms = [np.array([v[1:] for v in e164], dtype=object) if form == "digits" else e164
+                 for form in normalization.phone_forms]
+        hashed_pos = np.concatenate([todo[ok]] * len(forms))
+        hashes = np.concatenate([_sha256_many(values) for values in forms])
+    else:
+        hashed_pos = todo[ok]
+        hashes = _sha256_many(normalized[ok])
     pre_pos = np.flatnonzero(prehashed)
     pre_hashes = stripped.iloc[pre_pos].str.lower().to_numpy(dtype=object)
 
@@ -539,8 +667,8 @@ def _normalize_column(id_type: str, raw: pd.Series, frame: pd.DataFrame) -> tupl
     return outcome, missing
 
 
-def _normalize_emails(stripped: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Vectorized :func:`normalize_email` on trimmed, non-blank values.
+def _normalize_emails(stripped: pd.Series, normalization: Normalization) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorized :func:`normalize_email` + :func:`email_match_form` on trimmed, non-blank values.
 
     Returns (normalized values, reasons) as object arrays; reason "" means valid.
     """
@@ -548,6 +676,13 @@ def _normalize_emails(stripped: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     too_long = (text.str.len() > MAX_EMAIL_LENGTH) | (text.str.find("@") > MAX_EMAIL_LOCAL_LENGTH)
     shaped = text.str.fullmatch(_EMAIL.pattern, flags=_EMAIL.flags, na=False)
     reasons = np.where(too_long, "email_too_long", np.where(shaped, "", "email_malformed"))
+    if normalization.email_plus_suffix == "remove" or normalization.email_dots != "keep":
+        # Only addresses with a "+" or a "." before the "@" can change; the rest keep their text.
+        changing = (reasons == "") & text.str.contains(r"[+.][^@]*@", regex=True, na=False).to_numpy(dtype=bool)
+        if changing.any():
+            values = text.to_numpy(dtype=object).copy()
+            values[changing] = [email_match_form(v, normalization) for v in values[changing]]
+            return values, reasons.astype(object)
     return text.to_numpy(dtype=object), reasons.astype(object)
 
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from enum import Enum
 
-#: TikTok refuses creates and updates that leave a customer-file audience below this many records.
+#: TikTok's minimum, in matched users: an APPEND/REMOVE/REPLACE "will fail if the audience size is less
+#: than 1,000 after the operation" (yml_files/dmp_custom_audience_update.yml), and TikTok's audience size
+#: is matched users — its return codes list 40002 for an audience "created with an audience size of 0
+#: (less than 1000 matches were found)", and targeting needs "1,000 total matched users"
+#: (https://ads.tiktok.com/help/article/custom-audiences). Records sent do not count: two phone forms or
+#: three identifiers of one person are one user. Locally it is checked two ways (docs/identifiers.md):
+#: fewer contacts than this cannot make as many users, and TikTok's own count once it reported one.
 MIN_AUDIENCE_SIZE = 1000
 
 
@@ -53,13 +59,16 @@ def resolve_status(
     is_valid: bool | None,
     deleted_segments: Sequence[int] = (),
     min_size: int = MIN_AUDIENCE_SIZE,
+    cover_num: int | None = None,
 ) -> AudienceStatus:
     """The status after a successful run (Failed and Syncing are set by the run itself).
 
     Order matters: Too Small first (nothing is sent, whatever else holds), then Deleted Segment
     (the user must act on it even though syncing continues), then where TikTok is in its lifecycle.
+    Too Small also covers an audience TikTok has matched (``cover_num`` above 0) to fewer than
+    ``min_size`` users without making it valid: TikTok counts matched users, not contacts.
     """
-    if size < min_size:
+    if size < min_size or too_few_matched(cover_num, is_valid, min_size):
         return AudienceStatus.TOO_SMALL
     if deleted_segments:
         return AudienceStatus.DELETED_SEGMENT
@@ -68,6 +77,14 @@ def resolve_status(
     if not is_valid:
         return AudienceStatus.INITIATING
     return AudienceStatus.ACTIVE
+
+
+def too_few_matched(cover_num: int | None, is_valid: bool | None, min_size: int = MIN_AUDIENCE_SIZE) -> bool:
+    """Whether TikTok reported matching some, but fewer than ``min_size``, users and kept the audience invalid.
+
+    ``cover_num`` 0 is not counted: it is also what TikTok shows while it is still processing.
+    """
+    return bool(cover_num) and not is_valid and int(cover_num) < min_size
 
 
 def match_rate(cover_num: int | None, size: int | None) -> float | None:

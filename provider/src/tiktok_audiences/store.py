@@ -79,7 +79,7 @@ sync_runs = sa.Table(
     sa.Column("run_id", sa.String(250), nullable=False),
     sa.Column("started_at", sa.DateTime, nullable=False),
     sa.Column("finished_at", sa.DateTime),
-    sa.Column("outcome", sa.String(32), nullable=False),  # running | success | too_small | dry_run | failed
+    sa.Column("outcome", sa.String(32), nullable=False),  # running | success | partial | too_small | dry_run | failed
     sa.Column("extracted", sa.BigInteger),
     sa.Column("invalid", sa.Text),  # JSON {reason: count}
     sa.Column("excluded", sa.BigInteger),

@@ -27,6 +27,11 @@ DEFAULT_SCOPE: tuple[int, ...] = (
     SCOPE_SHARE_AUDIENCES,
 )
 
+#: The answers ``unknown_audience_get`` may choose between.
+UNKNOWN_AUDIENCE_GET_ANSWERS = ("absent", "invalid_id_error")
+#: TikTok's message for an audience id it does not know, as Segment's fixtures show it.
+INVALID_AUDIENCE_ID_MESSAGE = "Parameter error: invalid audience ID"
+
 #: Fields that ``POST /_sandbox/config`` may change at run time.
 RUNTIME_TUNABLE_FIELDS: frozenset[str] = frozenset(
     {
@@ -40,6 +45,9 @@ RUNTIME_TUNABLE_FIELDS: frozenset[str] = frozenset(
         "max_mapping_users",
         "partner_api_enabled",
         "phone_match_forms",
+        "unknown_audience_get",
+        "busy_while_processing",
+        "refuse_updates_when_unmatched",
     }
 )
 
@@ -92,6 +100,25 @@ class SandboxConfig:
     #: Whether the app may use the Audience Segment ("partner") API; False plays an app TikTok has
     #: not allowlisted for it: /segment/audience/ and /segment/mapping/ answer 40118 (fact sheet §2, §11.3).
     partner_api_enabled: bool = True
+    #: How dmp/custom_audience/get/ answers an id it does not know (deleted, expired, never made):
+    #: "absent" leaves it out of ``list`` (what Segment's client checks for, "Audience ID not found",
+    #: segmentio/action-destinations PR #2872); "invalid_id_error" answers the whole request with
+    #: 40002 "Parameter error: invalid audience ID" (the answer in Segment's TikTok fixtures,
+    #: segmentio/action-destinations tiktok-audiences/syncAudience/__tests__/index.test.ts). TikTok's
+    #: get spec (tiktok/tiktok-business-api-sdk yml_files/dmp_custom_audience_get.yml) documents neither.
+    unknown_audience_get: str = "absent"
+    #: Whether an APPEND / REMOVE / REPLACE of a customer-file audience still inside its processing
+    #: window (``processing_seconds`` after its create or last change) is refused with 40002 "The
+    #: audience is currently being updated or under processing." (TikTok's return-code appendix,
+    #: api-evangelist/tiktok-ads errors/tiktok-ads-error-codes.yml). On by default because TikTok
+    #: documents it; the test fixtures process instantly (processing_seconds 0), so they never meet it
+    #: unless a test opens a window on purpose.
+    busy_while_processing: bool = True
+    #: Whether a customer-file audience whose processing ended below ``min_audience_size`` matched
+    #: users (never valid) refuses APPEND / REMOVE / REPLACE with 40002 "The audience was created with
+    #: an audience size of 0 (less than 1000 matches were found)." (same source). On by default: TikTok
+    #: documents it.
+    refuse_updates_when_unmatched: bool = True
     #: How many request-log entries to keep; the oldest are dropped first.
     request_log_limit: int = 10_000
 
@@ -145,5 +172,7 @@ class SandboxConfig:
         for name, value in non_negative.items():
             if value < 0:
                 raise ValueError(f"{name} must not be negative")
+        if self.unknown_audience_get not in UNKNOWN_AUDIENCE_GET_ANSWERS:
+            raise ValueError(f"unknown_audience_get must be one of {', '.join(UNKNOWN_AUDIENCE_GET_ANSWERS)}")
         if self.max_mapping_users < 1 or self.max_file_bytes < 1 or self.request_log_limit < 1:
             raise ValueError("max_mapping_users, max_file_bytes and request_log_limit must be positive")

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, FastAPI, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
+from tiktok_sandbox.errors import REFUSALS
 from tiktok_sandbox.state import Fault, SandboxState
 
 
@@ -29,6 +30,11 @@ class FaultSpec(BaseModel):
     times: int = Field(default=1, ge=1)
     after_processing: bool = Field(default=False, description="Perform the real operation, then fail")
     message: str | None = Field(default=None, description="Envelope message; a default is used when absent")
+    refusal: Literal["busy", "too_few_matches"] | None = Field(
+        default=None,
+        description="One of TikTok's audience refusals with its code and wording (40002): busy = the audience "
+        "is being updated or under processing; too_few_matches = created with fewer than 1000 matches",
+    )
 
 
 class TokenSpec(BaseModel):
@@ -56,6 +62,11 @@ class ConfigPatch(BaseModel):
     max_mapping_users: int | None = Field(default=None, ge=1)
     partner_api_enabled: bool | None = None
     phone_match_forms: list[Literal["e164", "digits"]] | None = Field(default=None, min_length=1)
+    unknown_audience_get: Literal["absent", "invalid_id_error"] | None = Field(
+        default=None, description='How get answers an unknown audience id: "absent" from list, or 40002'
+    )
+    busy_while_processing: bool | None = None
+    refuse_updates_when_unmatched: bool | None = None
 
 
 class PopulationSpec(BaseModel):
@@ -124,7 +135,15 @@ def build_control_router(state: SandboxState) -> APIRouter:
     @router.post("/faults")
     def add_fault(spec: FaultSpec) -> dict[str, Any]:
         """Queue a fault for matching TikTok requests."""
-        state.add_fault(Fault(**spec.model_dump()))
+        values = spec.model_dump()
+        refusal = values.pop("refusal")
+        if refusal is not None:
+            if values["code"] is not None or values["http_status"] is not None or values["malformed_json"]:
+                raise HTTPException(status_code=422, detail="refusal sets the code and message: send no code, "
+                                    "http_status or malformed_json with it")
+            code, message = REFUSALS[refusal]
+            values.update(code=code, message=values["message"] or message)
+        state.add_fault(Fault(**values))
         return {"ok": True, "queued": [asdict(f) for f in state.faults()]}
 
     @router.get("/faults")

@@ -39,6 +39,18 @@ class Code(IntEnum):
     MAINTENANCE = 60001
 
 
+#: TikTok's two audience causes of 40002, in the words of its return-code appendix
+#: (https://business-api.tiktok.com/portal/docs?id=1737172488964097, as digested in
+#: api-evangelist/tiktok-ads errors/tiktok-ads-error-codes.yml). TikTok gives the cause, not the
+#: exact envelope message, so the sandbox answers with the cause verbatim.
+BUSY_MESSAGE = "The audience is currently being updated or under processing."
+TOO_FEW_MATCHES_MESSAGE = "The audience was created with an audience size of 0 (less than 1000 matches were found)."
+#: Refusals a fault can name instead of a code and message (``POST /_sandbox/faults`` ``refusal``).
+REFUSALS: dict[str, tuple[int, str]] = {
+    "busy": (40002, BUSY_MESSAGE),
+    "too_few_matches": (40002, TOO_FEW_MATCHES_MESSAGE),
+}
+
 #: Message used when a fault injects a bare code without its own message.
 DEFAULT_MESSAGES: dict[int, str] = {
     Code.OK: "OK",

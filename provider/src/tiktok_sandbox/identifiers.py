@@ -16,9 +16,9 @@ from operator import methodcaller
 
 from tiktok_sandbox.errors import ApiError, Code
 
-#: calculate_type values accepted by /dmp/custom_audience/file/upload/ (tiktok/tiktok-business-api-sdk
-#: yml_files/dmp_custom_audience_file_upload.yml, enum DmpCalculateType): MAID_SHA256/MAID_MD5 are listed
-#: there with the enum values of FIRST_SHA256/FIRST_MD5 (6 and 7), i.e. as aliases.
+#: calculate_type values accepted by /dmp/custom_audience/file/upload/ (enum DmpCalculateType in
+#: tiktok/tiktok-business-api-sdk yml_files/dmp_custom_audience_file_upload.yml). There MAID_SHA256 and
+#: MAID_MD5 are aliases of FIRST_SHA256 / FIRST_MD5 (same enum values, 6 and 7).
 CALCULATE_TYPES: frozenset[str] = frozenset(
     {
         "EMAIL_SHA256",
@@ -34,14 +34,11 @@ CALCULATE_TYPES: frozenset[str] = frozenset(
         "MULTIPLE_TYPES",
     }
 )
-#: calculate_type values accepted by /dmp/custom_audience/create/: a strict enum without MAID_*
-#: (tiktok/tiktok-business-api-sdk yml_files/dmp_custom_audience_create.yml, enum CalculateType).
+#: calculate_type values accepted by /dmp/custom_audience/create/ (strict enum CalculateType in
+#: yml_files/dmp_custom_audience_create.yml): no MAID_* here, mobile ids are FIRST_SHA256 / FIRST_MD5.
 CREATE_CALCULATE_TYPES: frozenset[str] = CALCULATE_TYPES - {"MAID_SHA256", "MAID_MD5"}
 MULTIPLE_TYPES = "MULTIPLE_TYPES"
-#: The upload's MAID_* aliases, mapped onto the FIRST_* names create accepts (and get reports).
 _CALCULATE_TYPE_ALIASES = {"MAID_SHA256": "FIRST_SHA256", "MAID_MD5": "FIRST_MD5"}
-#: The "IDFA or GAID" calculate types: every mobile id column of their files is one member set.
-MOBILE_ID_CALCULATE_TYPES: frozenset[str] = frozenset({"FIRST_SHA256", "FIRST_MD5"})
 
 #: Column types a customer file header may name (matched case-insensitively).
 FILE_ID_TYPES: frozenset[str] = frozenset(
@@ -89,7 +86,7 @@ MemberSets = dict[str, set[str]]
 
 
 def canonical_calculate_type(calculate_type: str) -> str:
-    """Map the upload's MAID_* aliases onto the FIRST_* names create accepts (same enum values)."""
+    """Map the upload-only MAID_* aliases onto the FIRST_* names create and the audience use."""
     return _CALCULATE_TYPE_ALIASES.get(calculate_type, calculate_type)
 
 
@@ -109,11 +106,11 @@ def id_family(id_type: str) -> frozenset[str]:
 def storage_key(audience_calculate_type: str, column_type: str) -> str:
     """Return the member-set key a file column is stored under.
 
-    A FIRST_* ("IDFA or GAID") audience files every mobile id under its own calculate type, so an
-    IDFA column and a GAID column holding the same hash are one member, not two. Other audiences
-    keep the column type.
+    A FIRST_* (IDFA-or-GAID) audience files every mobile id under its own calculate type, so an IDFA
+    column and a GAID column holding the same hash are one member, not two. Other audiences keep the
+    column type.
     """
-    if audience_calculate_type in MOBILE_ID_CALCULATE_TYPES:
+    if audience_calculate_type in ("FIRST_SHA256", "FIRST_MD5"):
         return audience_calculate_type
     return column_type
 

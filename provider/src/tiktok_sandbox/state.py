@@ -23,7 +23,7 @@ from typing import Literal
 
 from tiktok_sandbox.config import SandboxConfig
 from tiktok_sandbox.contract import Violation
-from tiktok_sandbox.errors import ApiError, Code, parameter_error
+from tiktok_sandbox.errors import BUSY_MESSAGE, TOO_FEW_MATCHES_MESSAGE, ApiError, Code, parameter_error
 from tiktok_sandbox.identifiers import (
     MULTIPLE_TYPES,
     MemberSets,
@@ -119,6 +119,7 @@ class Audience:
     processing_until: float
     matched_count: int
     retention_in_days: int | None = None
+    audience_enhancement: bool = False
     cover_num: int = 0
     is_valid: bool = False
     settled: bool = False
@@ -191,6 +192,7 @@ class AudienceSnapshot:
     deleted: bool
     history: tuple[HistoryEntry, ...]
     lookalike_spec: dict | None = None
+    audience_enhancement: bool = False
 
 
 @dataclass
@@ -550,8 +552,13 @@ class SandboxState:
         file_paths: Sequence[str],
         sub_type: str,
         retention_in_days: int | None,
+        audience_enhancement: bool = False,
     ) -> str:
-        """Create an audience from uploaded files; returns the new custom_audience_id."""
+        """Create an audience from uploaded files; returns the new custom_audience_id.
+
+        ``retention_in_days`` pins the expiry to creation + N days; ``audience_enhancement`` is kept
+        and shown by get (TikTok documents no semantics for it beyond "boolean, default false").
+        """
         with self._lock:
             files = self._resolve_files(advertiser_id, file_paths, calculate_type)
             members = _merge_files(files, calculate_type)
@@ -570,6 +577,7 @@ class SandboxState:
                 processing_until=now + self._config.processing_seconds,
                 matched_count=0,
                 retention_in_days=retention_in_days,
+                audience_enhancement=audience_enhancement,
             )
             self._count_in(audience, members)
             audience.history.append(
@@ -598,6 +606,7 @@ class SandboxState:
             now = self.now()
             audience.settle(now, self._config.min_audience_size)
             if file_paths is not None:
+                self._require_updatable(audience, now)
                 self._change_members(audience, file_paths, action, now)
             if name is not None and name != audience.name:
                 audience.name = name
@@ -648,6 +657,16 @@ class SandboxState:
         audience.history.append(
             HistoryEntry(action.lower(), f"{len(files)} file(s), {changed} record(s) {_VERB[action]}", now)
         )
+
+    def _require_updatable(self, audience: Audience, now: float) -> None:
+        """TikTok's two audience refusals of a member change (40002, its return-code appendix)."""
+        if audience.audience_type != CUSTOMER_FILE_AUDIENCE:
+            return  # _change_members refuses it with its own message
+        if self._config.busy_while_processing and now < audience.processing_until:
+            raise ApiError(Code.PARAMETER_ERROR, BUSY_MESSAGE)
+        if self._config.refuse_updates_when_unmatched and audience.settled and not audience.is_valid:
+            # Processing ended below the minimum of matched users and the audience never became valid.
+            raise ApiError(Code.PARAMETER_ERROR, TOO_FEW_MATCHES_MESSAGE)
 
     def _check_replace_cooldown(self, audience: Audience, now: float) -> None:
         cooldown = self._config.replace_cooldown_seconds
@@ -746,6 +765,7 @@ class SandboxState:
             deleted=audience.deleted,
             history=tuple(audience.history),
             lookalike_spec=dict(audience.lookalike_spec) if audience.lookalike_spec else None,
+            audience_enhancement=audience.audience_enhancement,
         )
 
     # ----------------------------------------------------------------- lookalike audiences

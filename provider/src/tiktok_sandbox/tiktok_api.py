@@ -36,7 +36,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
-from tiktok_sandbox.config import SCOPE_READ_AUDIENCES, SCOPE_WRITE_AUDIENCES
+from tiktok_sandbox.config import INVALID_AUDIENCE_ID_MESSAGE, SCOPE_READ_AUDIENCES, SCOPE_WRITE_AUDIENCES
 from tiktok_sandbox.contract import check_request, check_response, endpoint_contract
 from tiktok_sandbox.errors import ApiError, Code, default_message, parameter_error
 from tiktok_sandbox.identifiers import (
@@ -137,12 +137,11 @@ def envelope(code: int, message: str, request_id: str, data: dict[str, Any] | No
 
 
 def audience_details(snapshot: AudienceSnapshot, now: float, *, kind_field: str = "audience_type") -> dict[str, Any]:
-    """Render an audience the way list items (``kind_field="audience_type"``) and get's ``audience_details``
-    (``kind_field="type"``) look.
+    """Render an audience the way list items and ``audience_details`` look.
 
-    The two endpoints name the audience kind differently: get's response_rule maps it to ``type``
-    (tiktok/tiktok-business-api-sdk yml_files/dmp_custom_audience_get.yml), list items call it
-    ``audience_type`` (bububa/tiktok-business model/dmp/customaudience/list.go). Each carries only its own.
+    :param kind_field: the name of the audience kind: list items call it ``audience_type``, get's
+        ``audience_details`` call it ``type`` (response rules of yml_files/dmp_custom_audience_get.yml
+        in tiktok/tiktok-business-api-sdk; Segment's captured get fixture shows ``type`` too)
     """
     expired = now >= snapshot.expires_at
     details: dict[str, Any] = {
@@ -343,15 +342,15 @@ def audience_create(ctx: CallContext) -> dict[str, Any]:
     body = ctx.body
     advertiser_id = advertiser_param(ctx, body, SCOPE_WRITE_AUDIENCES)
     name = require_string(body, "custom_audience_name", max_length=128)
-    # Create's enum is strict and has no MAID_* (the upload's aliases): the contract refuses them first.
+    # Create's enum is strict and has no MAID_* (those exist only on upload): MAID_SHA256 -> 40002.
     calculate_type = require_enum(body, "calculate_type", CREATE_CALCULATE_TYPES)
     file_paths = _file_paths(body, required=True)
     assert file_paths is not None
     sub_type = require_enum(body, "audience_sub_type", _SUB_TYPES, default="NORMAL")
     retention = optional_int(body, "retention_in_days", default=None, minimum=1, maximum=365)
-    optional_bool(body, "audience_enhancement")
+    enhancement = optional_bool(body, "audience_enhancement")
     audience_id = ctx.state.create_customer_file_audience(
-        advertiser_id, name, calculate_type, file_paths, sub_type, retention
+        advertiser_id, name, calculate_type, file_paths, sub_type, retention, bool(enhancement)
     )
     return {"custom_audience_id": audience_id}
 
@@ -391,20 +390,25 @@ def _query_audience_ids(ctx: CallContext, *, required: bool) -> list[str] | None
 
 
 def audience_get(ctx: CallContext) -> dict[str, Any]:
-    """GET dmp/custom_audience/get/: details and history; unknown ids are simply absent."""
+    """GET dmp/custom_audience/get/: details and history; unknown ids absent, or 40002 (``unknown_audience_get``)."""
     advertiser_id = advertiser_param(ctx, ctx.query, SCOPE_READ_AUDIENCES)
     audience_ids = _query_audience_ids(ctx, required=True)
     assert audience_ids is not None
     history_size = optional_int(ctx.query, "history_size", default=100, minimum=1, maximum=100)
     assert history_size is not None
     now = ctx.state.now()
+    snapshots = ctx.state.get_audiences(advertiser_id, audience_ids)
+    if ctx.state.config.unknown_audience_get == "invalid_id_error" and len(snapshots) < len(set(audience_ids)):
+        raise ApiError(Code.PARAMETER_ERROR, INVALID_AUDIENCE_ID_MESSAGE)
     return {
         "list": [
             {
-                "audience_details": audience_details(snapshot, now, kind_field="type"),
+                # audience_enhancement is in get's response spec (yml_files/dmp_custom_audience_get.yml), not list's.
+                "audience_details": {**audience_details(snapshot, now, kind_field="type"),
+                                     "audience_enhancement": snapshot.audience_enhancement},
                 "audience_history": audience_history(snapshot, history_size),
             }
-            for snapshot in ctx.state.get_audiences(advertiser_id, audience_ids)
+            for snapshot in snapshots
         ]
     }
 

@@ -25,10 +25,13 @@ from airflow.sdk.log import mask_secret
 from tiktok_audiences.exceptions import (
     TikTokApiError,
     TikTokAudienceNotFound,
-    TikTokAuthError,
     TikTokIntegrationError,
     TikTokRetryableError,
+    TikTokAudienceBusy,
     error_for_code,
+    is_busy_refusal,
+    is_transient,
+    is_unknown_audience_refusal,
 )
 from tiktok_audiences.partner import APIS, DEFAULT_API
 
@@ -41,6 +44,13 @@ _DEFAULT_TIMEOUT = (10, 300)  # connect, read (seconds): uploads of large files 
 #: Basic app tier allows 10 QPS per app; a pool of N slots shared by an integration's audiences keeps
 #: the app at most N × max_qps.
 DEFAULT_MAX_QPS = 5.0
+#: How long one update waits for TikTok to finish processing the audience's previous change before
+#: the sync stops and leaves the rest to the next run (connection extra ``busy_wait_seconds``).
+#: TikTok refuses updates while an audience "is currently being updated or under processing"; its
+#: processing can take hours, so the wait is short and the next run carries on.
+DEFAULT_BUSY_WAIT_SECONDS = 120.0
+#: Longest pause between two attempts while waiting out a busy audience.
+_BUSY_POLL_MAX_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -307,39 +317,86 @@ class TikTokHook(HttpHook):
         )
         return str(data["file_path"])
 
-    def create_audience(self, name: str, *, calculate_type: str, file_paths: Sequence[str]) -> str:
+    def create_audience(
+        self,
+        name: str,
+        *,
+        calculate_type: str,
+        file_paths: Sequence[str],
+        retention_in_days: int | None = None,
+        audience_enhancement: bool | None = None,
+    ) -> str:
         """Create a customer-file audience from uploaded files; returns ``custom_audience_id``.
 
         Not retried on ambiguous failures: a create whose response was lost may have happened, and a
         blind retry would make a second audience. The operator reconciles by name instead.
+
+        :param retention_in_days: 1–365; the audience then expires that many days after creation and
+            nothing resets it (tiktok/tiktok-business-api-sdk yml_files/dmp_custom_audience_create.yml)
+        :param audience_enhancement: TikTok's ``audience_enhancement`` (boolean, default false, same yml)
+        Either is sent only when set, so TikTok's defaults apply otherwise.
         """
-        data = self.call(
-            "POST",
-            "dmp/custom_audience/create",
-            json_body={
-                "advertiser_id": self.advertiser_id,
-                "custom_audience_name": name,
-                "calculate_type": calculate_type,
-                "file_paths": list(file_paths),
-            },
-            retry=False,
-        )
+        body: dict[str, Any] = {
+            "advertiser_id": self.advertiser_id,
+            "custom_audience_name": name,
+            "calculate_type": calculate_type,
+            "file_paths": list(file_paths),
+        }
+        if retention_in_days is not None:
+            body["retention_in_days"] = int(retention_in_days)
+        if audience_enhancement is not None:
+            body["audience_enhancement"] = bool(audience_enhancement)
+        data = self.call("POST", "dmp/custom_audience/create", json_body=body, retry=False)
         return str(data["custom_audience_id"])
 
     def update_audience(self, audience_id: str, *, file_paths: Sequence[str], action: str) -> None:
-        """APPEND, REMOVE or REPLACE the records of uploaded files (all three are idempotent)."""
+        """APPEND, REMOVE or REPLACE the records of uploaded files (all three are idempotent).
+
+        While TikTok is still processing the audience's previous change it refuses the update
+        (40002 "being updated or under processing"); the update is then tried again with growing
+        pauses for at most ``busy_wait_seconds`` (connection extra, default 120), after which
+        :class:`TikTokAudienceBusy` is raised: nothing of this update was applied.
+        """
         if action not in ("APPEND", "REMOVE", "REPLACE"):
             raise ValueError(f"unknown update action {action!r}")
-        self.call(
-            "POST",
-            "dmp/custom_audience/update",
-            json_body={
-                "advertiser_id": self.advertiser_id,
-                "custom_audience_id": audience_id,
-                "file_paths": list(file_paths),
-                "action": action,
-            },
-        )
+        body = {
+            "advertiser_id": self.advertiser_id,
+            "custom_audience_id": audience_id,
+            "file_paths": list(file_paths),
+            "action": action,
+        }
+        self._wait_out_busy(lambda: self.call("POST", "dmp/custom_audience/update", json_body=body))
+
+    @property
+    def busy_wait_seconds(self) -> float:
+        raw = self._connection.extra_dejson.get("busy_wait_seconds")
+        try:
+            value = DEFAULT_BUSY_WAIT_SECONDS if raw in (None, "") else float(raw)
+        except (TypeError, ValueError):
+            value = -1.0
+        if value < 0:
+            raise TikTokIntegrationError(
+                f"TikTok integration '{self.tiktok_conn_id}': extra busy_wait_seconds={raw!r} is not a number of "
+                f"seconds. Set it to how long an update may wait for TikTok to finish processing, e.g. 120 (0: no wait)."
+            )
+        return value
+
+    def _wait_out_busy(self, send: Any) -> Any:
+        """Send, and while TikTok answers "busy", send again after a pause, for a bounded time."""
+        budget = self.busy_wait_seconds
+        pause = float(self._connection.extra_dejson.get("retry_backoff_seconds", self.backoff_seconds))
+        waited = 0.0
+        while True:
+            try:
+                return send()
+            except TikTokAudienceBusy as err:
+                if waited + pause > budget:
+                    err.waited_seconds = waited
+                    raise
+                log.warning("TikTok is still processing the audience (%s); trying again in %.1f s", err, pause)
+                time.sleep(pause)
+                waited += pause
+                pause = min(pause * 2, _BUSY_POLL_MAX_SECONDS)
 
     def rename_audience(self, audience_id: str, name: str) -> None:
         self.call(
@@ -366,8 +423,22 @@ class TikTokHook(HttpHook):
         return details
 
     def get_audience(self, audience_id: str) -> dict[str, Any]:
-        """One audience's details; raises :class:`TikTokAudienceNotFound` if TikTok no longer has it."""
-        for details in self.get_audiences([audience_id]):
+        """One audience's details; raises :class:`TikTokAudienceNotFound` if TikTok no longer has it.
+
+        TikTok's get spec does not document the answer for an unknown id; two shapes are seen and
+        both count: the id absent from ``list``, or the whole request refused with 40002
+        "Parameter error: invalid audience ID" (see :func:`is_unknown_audience_refusal`).
+        """
+        try:
+            found = self.get_audiences([audience_id])
+        except TikTokApiError as err:
+            if not is_unknown_audience_refusal(err):
+                raise
+            raise TikTokAudienceNotFound(
+                code=err.code, message=err.tiktok_message, request_id=err.request_id, endpoint=err.endpoint,
+                http_status=err.http_status,
+            ) from err
+        for details in found:
             if str(details.get("audience_id")) == str(audience_id):
                 return details
         raise TikTokAudienceNotFound(
@@ -522,14 +593,8 @@ def _is_local(base_url: str) -> bool:
 
 
 def _is_transient(error: BaseException) -> bool:
-    if isinstance(error, TikTokAuthError):
-        return False
-    if isinstance(error, TikTokRetryableError):
-        return True
-    return isinstance(
-        error,
-        (requests.exceptions.ConnectionError, requests.exceptions.Timeout, requests.exceptions.ChunkedEncodingError),
-    )
+    # A busy audience is waited out by update_audience with its own, longer budget.
+    return is_transient(error) and not is_busy_refusal(error)
 
 
 def _log_retry(state: tenacity.RetryCallState) -> None:

@@ -93,6 +93,7 @@ class AudienceMembersExtractOperator(BaseOperator):
         from tiktok_audiences import extract, identifier_cache, staging
 
         counters = _Counters()
+        api, normalization = self._normalization()
         segment_ids = list(self.audience["include_segments"]) + list(self.audience["exclude_segments"])
         cache_url = identifier_cache.cache_base_url() if self.identifier_cache else None
         try:
@@ -106,7 +107,7 @@ class AudienceMembersExtractOperator(BaseOperator):
                     )
                     frames = identifier_cache.role_members(
                         conn, sql, role_segments, self.audience["identifiers"], cache_folder,
-                        chunk_size=self.chunk_size, stats=stats,
+                        chunk_size=self.chunk_size, stats=stats, normalization=normalization,
                     )
                     counters.rows[role] = staging.write_frames(folder / f"{role}.parquet", frames, staging.MEMBER_SCHEMA)
                     counters.add(role, stats)
@@ -134,6 +135,9 @@ class AudienceMembersExtractOperator(BaseOperator):
             "deleted_segments": deleted,
             "timings": {k: round(v, 3) for k, v in counters.timings.items()},
             "identifier_cache": counters.cache,
+            # How the identifiers were hashed: the sync checks it sends them with the same API.
+            "api": api,
+            "normalization": normalization.as_key(),
         }
         self.log.info(
             "Extracted %d include and %d exclude contacts; invalid identifiers by reason: %s; deleted segments: %s",
@@ -148,6 +152,36 @@ class AudienceMembersExtractOperator(BaseOperator):
                       for role, c in counters.cache.items()),
         )
         return summary
+
+
+    def _normalization(self):
+        """The API the audience is sent with and the normalization options its hashes follow.
+
+        Phones are hashed per API (digits for customer files, E.164 for the partner API), so the API
+        is resolved here as the sync resolves it: the audience file's ``api``, else the integration's
+        extra ``api``, else the customer-file API.
+        """
+        from tiktok_audiences.identifiers import Normalization
+        from tiktok_audiences.partner import APIS, PARTNER, resolve_api
+
+        integration_api = None
+        if not self.audience.get("api"):
+            try:
+                extra = BaseHook.get_connection(self.audience["integration"]).extra_dejson
+            except Exception:  # noqa: BLE001 - a missing integration fails the sync task, with its own message
+                extra = {}
+            raw = extra.get("api")
+            integration_api = raw.strip().lower() if isinstance(raw, str) and raw.strip().lower() in APIS else None
+        api = resolve_api(self.audience.get("api"), integration_api)
+        settings = dict(self.audience.get("normalization") or {})
+        if api == PARTNER and settings.get("phone_format", "e164") != "e164":
+            raise AirflowFailException(
+                f"Audience '{self.audience['name']}' ({self.audience.get('path', 'its audience file')}): "
+                f"normalization.phone_format is '{settings['phone_format']}', but integration "
+                f"'{self.audience['integration']}' sends it with TikTok's partner API, which takes phones only as "
+                f"E.164 with '+'. Fix: remove normalization.phone_format, or add 'api: customer_file' to the file"
+            )
+        return api, Normalization.from_settings(settings, api)
 
 
 class _Counters:

@@ -99,7 +99,12 @@ class TikTokLookalikeSyncOperator(BaseOperator):
     # -- the lookalike ------------------------------------------------------------------------
 
     def _sync(self, store: AudienceStore, definition: LookalikeDefinition) -> dict[str, Any]:
-        from tiktok_audiences.exceptions import TikTokAuthError, TikTokIntegrationError
+        from tiktok_audiences.exceptions import (
+            TikTokApiError,
+            TikTokAudienceNotFound,
+            TikTokIntegrationError,
+            is_permanent_tiktok_error,
+        )
         from tiktok_audiences.hooks.tiktok import TikTokHook
         from tiktok_audiences.lookalike import LookalikeStatus
 
@@ -115,7 +120,10 @@ class TikTokLookalikeSyncOperator(BaseOperator):
             except _Waiting as waiting:
                 return self._record_waiting(store, definition, str(waiting))
             return self._converge(store, hook, definition, source_id)
-        except TikTokAuthError as err:
+        except TikTokApiError as err:
+            if not is_permanent_tiktok_error(err) or isinstance(err, TikTokAudienceNotFound):
+                raise  # transient, or gone on TikTok mid-run (the next attempt's lookup handles it): retried
+            # An auth error, a bad parameter or a refused spec: TikTok answers a retry the same way.
             store.update_lookalike(key, status=LookalikeStatus.FAILED.value, status_message=str(err),
                                    last_run_at=_now())
             raise AirflowFailException(str(err)) from None

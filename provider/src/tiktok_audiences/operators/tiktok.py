@@ -115,7 +115,14 @@ class TikTokAudienceSyncOperator(BaseOperator):
     # -- the sync -----------------------------------------------------------------------------
 
     def _sync(self, context: Context, store: AudienceStore, holder: LockHolder) -> dict[str, Any]:
-        from tiktok_audiences.exceptions import TikTokAuthError, TikTokIntegrationError, TikTokPartnerAccessError
+        from tiktok_audiences.exceptions import (
+            TikTokApiError,
+            TikTokAudienceBusy,
+            TikTokAudienceNotFound,
+            TikTokIntegrationError,
+            TikTokTooFewMatches,
+            is_permanent_tiktok_error,
+        )
         from tiktok_audiences.hooks.tiktok import TikTokHook
         from tiktok_audiences.partner import resolve_api
 
@@ -129,6 +136,7 @@ class TikTokAudienceSyncOperator(BaseOperator):
         except TikTokIntegrationError as err:
             raise AirflowFailException(str(err)) from None
         run.api = resolve_api(self.audience.get("api"), hook.integration.api)
+        self._check_api_matches_extract(run, summary_in)
         try:
             self._locate_tiktok_audience(run, hook)
             self._plan(run)
@@ -139,10 +147,48 @@ class TikTokAudienceSyncOperator(BaseOperator):
                 return self._finish_too_small(run)
             sender = self._send(run, hook, holder)
             return self._finish_sync(run, hook, sender)
-        except (TikTokAuthError, TikTokPartnerAccessError) as err:
-            # Retrying cannot help: the integration must be re-authenticated (or TikTok must enable
-            # partner access for the app) first.
+        except TikTokAudienceBusy as err:
+            # TikTok is still processing an earlier change (hours, on TikTok): the hook waited a short
+            # while; rather than hold the worker and the lock, stop here. Every accepted batch is
+            # confirmed, so the next run's diff is exactly the rest.
+            return self._finish_busy(run, err)
+        except TikTokTooFewMatches as err:
+            return self._finish_too_few_matches(run, err)
+        except TikTokApiError as err:
+            if not is_permanent_tiktok_error(err):
+                raise  # transient: Airflow's task retries (after the hook's own) try again
+            if isinstance(err, TikTokAudienceNotFound):
+                # Deleted on TikTok while this run used it: the next attempt's lookup recreates it.
+                raise AirflowException(f"{err}; the retry recreates the TikTok audience") from err
+            # Retrying cannot help: TikTok answers the same request the same way (a bad parameter, a
+            # file error, a missing permission or partner access), and each retry would upload every
+            # file again. The message keeps TikTok's code, message and request id.
             raise AirflowFailException(str(err)) from None
+
+    def _check_api_matches_extract(self, run: _Run, summary: dict[str, Any]) -> None:
+        """The identifiers were hashed for one API (phone form); they must be sent with that API.
+
+        Also refuses TikTok's customer-file create options for an audience the integration sends as a
+        partner audience (the audience file can only refuse them when it names ``api: partner`` itself).
+        """
+        hashed_for = summary.get("api")
+        if hashed_for and hashed_for != run.api:
+            raise AirflowFailException(
+                f"The extract task hashed the identifiers for the {_API_LABELS[hashed_for]}, but the audience is "
+                f"now sent with the {_API_LABELS[run.api]} (the integration's api changed in between); nothing "
+                f"was sent. Fix: re-run the whole DAG run"
+            )
+        if run.api == PARTNER:
+            options = [name for name in ("retention_in_days", "audience_enhancement")
+                       if self.audience.get(name) is not None]
+            if options:
+                raise AirflowFailException(
+                    f"Audience '{self.audience['name']}' ({self.audience.get('path', 'its audience file')}) sets "
+                    f"{' and '.join(options)}, options of TikTok's customer-file create, but integration "
+                    f"'{self.audience['integration']}' sends it with the partner API (/segment/audience/), which "
+                    f"takes neither; nothing was sent. Fix: remove {' and '.join(options)} from the file, or add "
+                    f"'api: customer_file' to it"
+                )
 
     def _locate_tiktok_audience(self, run: _Run, hook: TikTokHook) -> None:
         """Find the TikTok audience this audience syncs to; forget it if it can no longer be used."""
@@ -217,6 +263,7 @@ class TikTokAudienceSyncOperator(BaseOperator):
             live_size=run.row.get("size") if run.audience_id else None,
             new_size=run.audience.size,
             max_share=guards.max_removal_share(),
+            live_cover_num=run.row.get("cover_num") if run.audience_id and run.row.get("is_valid") else None,
         )
         if check.blocked and not _as_bool(self.allow_large_removal):
             message = f"Removal guard: {check.blocked}"
@@ -237,8 +284,8 @@ class TikTokAudienceSyncOperator(BaseOperator):
         from tiktok_audiences.store import utcnow
 
         run.notes.append(
-            f"{run.audience.size} contacts; TikTok needs at least {MIN_AUDIENCE_SIZE:,} and refuses creates and "
-            f"updates below that, so nothing was sent"
+            f"{run.audience.size} contacts; TikTok needs at least {MIN_AUDIENCE_SIZE:,} matched users and refuses "
+            f"creates and updates below that, which fewer contacts cannot reach, so nothing was sent"
         )
         run.store.update_audience(
             run.key, status=AudienceStatus.TOO_SMALL.value, status_message=run.message(), size=run.audience.size,
@@ -248,15 +295,68 @@ class TikTokAudienceSyncOperator(BaseOperator):
         self._remember_segments(run.store, run.folder)
         return run.result("too_small", AudienceStatus.TOO_SMALL.value)
 
+    def _finish_busy(self, run: _Run, err: Exception) -> dict[str, Any]:
+        """TikTok refused an update as "being updated or under processing": record what was confirmed."""
+        from tiktok_audiences.status import AudienceStatus
+        from tiktok_audiences.store import utcnow
+
+        sender = run.sender
+        added, removed = (sender.added, sender.removed) if sender else (0, 0)
+        audience_id = run.audience_id or (sender.audience_id if sender else None)
+        waited = getattr(err, "waited_seconds", 0.0)
+        run.notes.insert(
+            0,
+            f"TikTok was still processing an earlier change of audience {audience_id} and refused the next update "
+            f"(after waiting {waited:.0f} s): {err}. {added:,} identifier(s) added and {removed:,} removed are "
+            f"confirmed on TikTok; the next run sends the rest",
+        )
+        run.store.update_audience(
+            run.key, status=AudienceStatus.SYNCING.value, status_message=run.message(), size=run.audience.size,
+            last_run_at=utcnow(), last_error=None, deleted_segments=json.dumps(run.deleted_segments),
+        )
+        run.finish(outcome="partial", added=added, removed=removed)
+        self._remember_segments(run.store, run.folder)
+        self.log.warning("Stopped early, TikTok still processing: %s", run.message())
+        result = run.result("partial", AudienceStatus.SYNCING.value)
+        result.update(tiktok_audience_id=audience_id, added=added, removed=removed)
+        return result
+
+    def _finish_too_few_matches(self, run: _Run, err: Exception) -> dict[str, Any]:
+        """TikTok refuses every update of an audience it created with fewer than 1,000 matched users.
+
+        No retry or later run changes that, so the run ends (task success, no Airflow retry) as Too
+        Small with what the user can do; a full_resync then creates a new TikTok audience in its place.
+        """
+        from tiktok_audiences.status import AudienceStatus
+        from tiktok_audiences.store import utcnow
+
+        sender = run.sender
+        added, removed = (sender.added, sender.removed) if sender else (0, 0)
+        run.notes.insert(
+            0,
+            f"TikTok refuses updates of audience {run.audience_id}: it was created with fewer than "
+            f"{MIN_AUDIENCE_SIZE:,} matched TikTok users ({err}), so nothing more was sent. Add contacts TikTok can "
+            f"match (emails, phones, mobile ad ids), then run once with full_resync to create a new TikTok audience "
+            f"in its place (the old one stays on TikTok until you delete it there)",
+        )
+        run.store.update_audience(
+            run.key, status=AudienceStatus.TOO_SMALL.value, status_message=run.message(), size=run.audience.size,
+            match_rate=None, last_run_at=utcnow(), last_error=None, deleted_segments=json.dumps(run.deleted_segments),
+        )
+        run.finish(outcome="too_small", added=added, removed=removed)
+        self._remember_segments(run.store, run.folder)
+        return run.result("too_small", AudienceStatus.TOO_SMALL.value)
+
     def _send(self, run: _Run, hook: TikTokHook, holder: LockHolder) -> _Sender | _PartnerSender:
         from tiktok_audiences import membership
-        from tiktok_audiences.exceptions import TikTokApiError
+        from tiktok_audiences.exceptions import TikTokApiError, TikTokTooFewMatches
         from tiktok_audiences.status import AudienceStatus
 
         run.store.update_audience(run.key, status=AudienceStatus.SYNCING.value, status_message=None)
         started = time.perf_counter()
         if run.api == PARTNER:
             partner_sender = _PartnerSender(self, hook, run.store, holder)
+            run.sender = partner_sender
             if run.mode == "create":
                 run.audience_id = partner_sender.create(self.audience["name"], run.additions)
             else:
@@ -265,11 +365,24 @@ class TikTokAudienceSyncOperator(BaseOperator):
             run.timings["upload"] = time.perf_counter() - started
             return partner_sender
         sender = _Sender(self, hook, run.store, holder, calculate_type_for(self.audience["identifiers"]))
+        run.sender = sender
         if run.mode == "create":
             run.audience_id = sender.create(self.audience["name"], run.additions)
         elif run.mode == "replace":
             try:
                 sender.replace(run.audience_id, run.additions)
+            except TikTokTooFewMatches as err:
+                # The user asked for a full resync of an audience TikTok will never update again: the
+                # files just uploaded become a new TikTok audience; the old one is left on TikTok.
+                old_id = run.audience_id
+                run.forget_tiktok_audience()
+                run.mode = "create"
+                run.audience_id = sender.create(self.audience["name"], run.additions, uploaded=sender.uploaded)
+                run.notes.append(
+                    f"TikTok refuses updates of audience {old_id} (created with fewer than {MIN_AUDIENCE_SIZE:,} "
+                    f"matched users: {err.tiktok_message}), so the full resync created TikTok audience "
+                    f"{run.audience_id} in its place; {old_id} is left on TikTok (delete it there)"
+                )
             except TikTokApiError as err:
                 if not is_replace_limit(err):
                     raise
@@ -296,7 +409,7 @@ class TikTokAudienceSyncOperator(BaseOperator):
 
     def _finish_sync(self, run: _Run, hook: TikTokHook, sender: _Sender | _PartnerSender) -> dict[str, Any]:
         """Read the audience back from TikTok and record status, match, size and the run."""
-        from tiktok_audiences.status import match_rate, resolve_status
+        from tiktok_audiences.status import match_rate, resolve_status, too_few_matched
         from tiktok_audiences.store import utcnow
 
         started = time.perf_counter()
@@ -305,9 +418,15 @@ class TikTokAudienceSyncOperator(BaseOperator):
         is_valid = bool(details.get("is_valid"))
         status = resolve_status(
             size=run.audience.size, tiktok_audience_id=run.audience_id, is_valid=is_valid,
-            deleted_segments=run.deleted_segments,
+            deleted_segments=run.deleted_segments, cover_num=cover_num,
         )
         rate = match_rate(cover_num, run.audience.size) if is_valid else None
+        if too_few_matched(cover_num, is_valid):
+            run.notes.append(
+                f"TikTok matched {cover_num:,} of {run.audience.size:,} contacts to TikTok users; it needs "
+                f"{MIN_AUDIENCE_SIZE:,} matched users to make the audience usable in ad groups, and may refuse "
+                f"updates until then. Add contacts or identifiers (e.g. phones) to reach more users"
+            )
         if run.deleted_segments:
             run.notes.append(
                 f"deleted segment(s) {', '.join(map(str, run.deleted_segments))} keep syncing with their criteria "
@@ -379,6 +498,8 @@ class _Run:
         self.notes: list[str] = []
         self.mode = ""
         self.additions = self.removals = membership.empty_identifiers()
+        #: The sender of this run once sending started (what TikTok accepted so far, if it stops early)
+        self.sender: _Sender | _PartnerSender | None = None
         self.counts = {
             "extracted": int(summary.get("include_contacts", 0)),
             "invalid": summary.get("invalid") or {},
@@ -450,6 +571,9 @@ class _Sender:
         self.removed = 0
         self.requests = 0
         self.bytes_sent = 0
+        self.audience_id: str | None = None
+        #: What the last create / REPLACE uploaded: file paths, the identifiers they hold, the rest
+        self.uploaded: tuple[list[str], pd.DataFrame, list[pd.DataFrame]] | None = None
 
     def _batches(self, identifiers: pd.DataFrame) -> list[pd.DataFrame]:
         size = self.operator.batch_size
@@ -463,21 +587,28 @@ class _Sender:
         self.store.renew_lock(self.key, self.holder, self.operator.lock_lease.total_seconds())
         return path
 
-    def create(self, name: str, identifiers: pd.DataFrame) -> str:
+    def create(self, name: str, identifiers: pd.DataFrame,
+               uploaded: tuple[list[str], pd.DataFrame, list[pd.DataFrame]] | None = None) -> str:
+        """Create the audience from ``identifiers`` (or from files already ``uploaded`` for them)."""
         from tiktok_audiences.exceptions import TikTokRetryableError
         from tiktok_audiences.store import utcnow
 
-        paths, created, rest = self._upload_whole_set(identifiers, "create")
+        paths, created, rest = uploaded or self._upload_whole_set(identifiers, "create")
         self.store.update_audience(self.key, create_started_at=utcnow())
         self.requests += 1
         try:
-            audience_id = self.hook.create_audience(name, calculate_type=self.calculate_type, file_paths=paths)
+            audience_id = self.hook.create_audience(
+                name, calculate_type=self.calculate_type, file_paths=paths,
+                retention_in_days=self.operator.audience.get("retention_in_days"),
+                audience_enhancement=self.operator.audience.get("audience_enhancement"),
+            )
         except TikTokRetryableError as err:
             # The create may or may not have happened; the next attempt adopts it by name if it did.
             raise AirflowException(f"Creating the TikTok audience did not complete ({err}); the retry reconciles") from err
         self.store.update_audience(self.key, tiktok_audience_id=audience_id, create_started_at=None,
                                    advertiser_id=self.hook.advertiser_id, calculate_type=self.calculate_type,
                                    api=CUSTOMER_FILE)
+        self.audience_id = audience_id
         self.store.confirm_replaced(self.key, created)
         self.added += len(created)
         self.operator.log.info("Created TikTok audience %s with %d identifiers", audience_id, len(created))
@@ -486,7 +617,7 @@ class _Sender:
 
     def replace(self, audience_id: str, identifiers: pd.DataFrame) -> None:
         paths, replaced, rest = self._upload_whole_set(identifiers, "replace")
-        self._uploaded = (paths, replaced, rest)  # kept for append_uploaded if TikTok refuses the REPLACE
+        self.uploaded = (paths, replaced, rest)  # kept for append_uploaded / create if TikTok refuses the REPLACE
         self.requests += 1
         self.hook.update_audience(audience_id, file_paths=paths, action="REPLACE")
         self.store.confirm_replaced(self.key, replaced)
@@ -502,7 +633,8 @@ class _Sender:
 
         from tiktok_audiences import membership
 
-        paths, uploaded, rest = self._uploaded
+        assert self.uploaded is not None, "append_uploaded follows a refused replace"
+        paths, uploaded, rest = self.uploaded
         self.requests += 1
         self.hook.update_audience(audience_id, file_paths=paths, action="APPEND")
         new = membership.diff_members(uploaded, confirmed).additions
@@ -565,6 +697,7 @@ class _PartnerSender:
         self.removed = 0
         self.requests = 0
         self.bytes_sent = 0
+        self.audience_id: str | None = None
 
     def create(self, name: str, identifiers: pd.DataFrame) -> str:
         from tiktok_audiences.exceptions import TikTokRetryableError
@@ -580,6 +713,7 @@ class _PartnerSender:
             raise AirflowException(f"Creating the TikTok audience did not complete ({err}); the retry reconciles") from err
         self.store.update_audience(self.key, tiktok_audience_id=audience_id, create_started_at=None,
                                    advertiser_id=self.hook.advertiser_id, calculate_type=None, api=PARTNER)
+        self.audience_id = audience_id
         self.store.forget_confirmed(self.key)  # a new audience starts empty
         self.operator.log.info("Created TikTok audience %s (Partner, empty); adding %d identifiers", audience_id,
                                len(identifiers))
@@ -640,7 +774,7 @@ def is_replace_limit(error: Exception) -> bool:
 
 
 def calculate_type_for(id_types: Sequence[str]) -> str:
-    """TikTok's encryption type for an audience sending these identifier types (FIRST_SHA256 for mobile ad ids)."""
+    """TikTok's encryption type for an audience sending these identifier types."""
     from tiktok_audiences.identifiers import TIKTOK_CALCULATE_TYPE
 
     if len(id_types) == 1:

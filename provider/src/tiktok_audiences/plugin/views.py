@@ -148,6 +148,46 @@ def repo_relative(path: str | None) -> str | None:
     return path
 
 
+_PHONE_FORMAT_LABELS = {
+    "digits": "digits with country code, no + (16577770000)",
+    "e164": "E.164 with + (+16577770000)",
+    "both": "both forms, one record each",
+}
+_EMAIL_PLUS_LABELS = {"remove": "+suffix removed", "keep": "+suffix kept"}
+_EMAIL_DOTS_LABELS = {"keep": "dots kept", "gmail": "dots removed for Gmail", "remove": "dots removed"}
+
+
+def hashing_of(definition: dict[str, Any]) -> dict[str, str]:
+    """How the audience's phones and emails are hashed, in words (its ``normalization:`` block
+    over the API's defaults: digits for customer files, E.164 for the partner API)."""
+    settings = definition.get("normalization") or {}
+    api = definition.get("api")
+    if settings.get("phone_format"):
+        phone = _PHONE_FORMAT_LABELS.get(settings["phone_format"], settings["phone_format"])
+    elif api == "partner":
+        phone = _PHONE_FORMAT_LABELS["e164"] + " (partner API default)"
+    elif api == "customer_file":
+        phone = _PHONE_FORMAT_LABELS["digits"] + " (customer-file default)"
+    else:
+        phone = "the API's default: digits for customer files, E.164 with + for the partner API"
+    email = ", ".join([
+        _EMAIL_PLUS_LABELS.get(settings.get("email_plus_suffix", "remove"), "?"),
+        _EMAIL_DOTS_LABELS.get(settings.get("email_dots", "keep"), "?"),
+    ])
+    return {"phone": phone, "email": email}
+
+
+def create_options_of(definition: dict[str, Any]) -> dict[str, str]:
+    """TikTok's create options as set in the audience file (TikTok's defaults otherwise)."""
+    days = definition.get("retention_in_days")
+    enhancement = definition.get("audience_enhancement")
+    return {
+        "retention": (f"{days} days after creation (fixed)" if days is not None
+                      else "TikTok's default: 365 days after last use in an active ad group or change"),
+        "enhancement": ("on" if enhancement else "off") if enhancement is not None else "not set (TikTok's default: off)",
+    }
+
+
 @dataclass
 class Detail:
     row: AudienceRow
@@ -159,6 +199,8 @@ class Detail:
     runs: list[dict[str, Any]] = field(default_factory=list)
     points: list[tuple[datetime, int | None, float | None]] = field(default_factory=list)
     lookalike: LookalikeRow | None = None
+    hashing: dict[str, str] = field(default_factory=dict)
+    create_options: dict[str, str] = field(default_factory=dict)
 
 
 def audience_detail(store: AudienceStore, raw: dict[str, Any]) -> Detail:
@@ -192,4 +234,6 @@ def audience_detail(store: AudienceStore, raw: dict[str, Any]) -> Detail:
         runs=runs,
         points=points,
         lookalike=lookalikes_by_audience(store, [raw], utcnow()).get(raw["audience_key"]),
+        hashing=hashing_of(definition),
+        create_options=create_options_of(definition),
     )
