@@ -163,3 +163,13 @@ def test_every_contract_entry_has_a_request_and_a_response_schema() -> None:
         assert entry.get("response"), f"{path} has no response schema"
         if "partner code" in entry.get("x-source-kind", ""):
             assert "bububa/tiktok-business" in entry["x-source"], path
+
+
+def test_a_header_less_first_sha256_file_is_one_column_of_mobile_ids(api: Api, control: Control) -> None:
+    hashes = maid_hashes(1000)
+    file_path = api.upload_ok(hashes, "FIRST_SHA256", header=None)
+
+    body = api.create([file_path], calculate_type="FIRST_SHA256").json()
+
+    assert body["code"] == 0, body
+    assert control.members(body["data"]["custom_audience_id"], "FIRST_SHA256") == set(hashes)
