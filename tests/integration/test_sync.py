@@ -514,6 +514,8 @@ def test_maid_audience_keeps_syncing_when_its_row_still_says_maid_sha256(audienc
     db = ContactDatabase(audience_env.contacts)
     db.add_contacts(range(1, 3301))  # every third contact has a mobile ad id: 1,100 of them
     db.add_segment(1, "Mobile app users", members=range(1, 3301))
+    # Every mobile id is a TikTok user, so the audience becomes valid (>= 1,000 matched) and updatable.
+    audience_env.sandbox.control("POST", "config", json={"match_rate": 1.0})
     define(audience_env, key="mobile", name="Mobile app users", include_segments=[1], exclude_segments=[],
            identifiers=["maid"])
 
