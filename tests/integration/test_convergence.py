@@ -20,6 +20,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import requests
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
@@ -59,6 +60,8 @@ DISRUPTIONS = st.one_of(
     st.just({"kind": "none"}),
     FAULTS.map(lambda fault: {"kind": "fault", "fault": fault}),
     st.sampled_from(["commit", "mid_batch", "refresh"]).map(lambda mode: {"kind": "kill", "mode": mode}),
+    # The audience is deleted on TikTok's side; get then answers in one of TikTok's two shapes.
+    st.sampled_from(["absent", "invalid_id_error"]).map(lambda shape: {"kind": "audience_gone", "shape": shape}),
 )
 CHANGES = st.one_of(
     st.tuples(st.just("join_static"), st.integers(1401, 1490), st.integers(1, 60)),  # contacts end at 1550
@@ -130,6 +133,12 @@ def run_disrupted(audience_env, api: str, disruption: dict) -> None:
         audience_env.sandbox.fault(**fault)
         TALLY[f"{api}:fault:{_fault_name(fault)}"] += 1
         audience_env.run("prop")
+    elif disruption["kind"] == "audience_gone":
+        TALLY[f"{api}:audience_gone:" + disruption["shape"]] += 1
+        _delete_on_tiktok(audience_env, api, audience_env.audience_row("prop")["tiktok_audience_id"])
+        audience_env.sandbox.control("POST", "config", json={"unknown_audience_get": disruption["shape"]})
+        audience_env.run("prop")
+        audience_env.sandbox.control("POST", "config", json={"unknown_audience_get": "absent"})
     elif disruption["kind"] == "kill":
         TALLY[f"{api}:kill:" + disruption["mode"]] += 1
         subprocess.run([sys.executable, str(KILLED_RUN), "prop", disruption["mode"]], env=os.environ.copy(),
@@ -137,6 +146,22 @@ def run_disrupted(audience_env, api: str, disruption: dict) -> None:
     else:
         audience_env.run("prop")
     audience_env.sandbox.control("DELETE", "faults")
+
+
+def _delete_on_tiktok(audience_env, api: str, audience_id: str | None) -> None:
+    """Delete the audience on TikTok's side, with the API that made it."""
+    if not audience_id:
+        return  # an earlier disruption left no audience: nothing to delete
+    from tiktok_sandbox.config import SandboxConfig
+
+    config = SandboxConfig()
+    advertiser_id = config.advertiser_ids[0]
+    path, body = (("segment/audience/", {"advertiser_id": advertiser_id, "action": "delete",
+                                         "delete_audience_id": audience_id}) if api == "partner" else
+                  ("dmp/custom_audience/delete/", {"advertiser_id": advertiser_id, "custom_audience_ids": [audience_id]}))
+    answer = requests.post(f"{audience_env.sandbox.url}/open_api/v1.3/{path}", json=body,
+                           headers={"Access-Token": config.access_token}, timeout=10).json()
+    assert answer["code"] in (0, 40007), answer  # 40007: already gone (deleted by an earlier step)
 
 
 def _fault_name(fault: dict) -> str:
@@ -167,6 +192,8 @@ def _fault_name(fault: dict) -> str:
                                                                          "http_status": 502, "times": 1}}),
                 (("delete_static_segment", 0, 0), {"kind": "fault", "fault": {"path": "update",
                                                                                "code": 40100, "times": 3}})])
+@example(steps=[(("join_static", 1401, 60), {"kind": "audience_gone", "shape": "invalid_id_error"}),
+                (("leave_static", 1300, 50), {"kind": "audience_gone", "shape": "absent"})])
 @example(steps=[(("join_static", 1401, 60), {"kind": "fault", "fault": {"path": "update", "refusal": "busy",
                                                                          "times": 1}}),
                 (("leave_static", 1300, 50), {"kind": "fault", "fault": {"path": "update", "refusal": "busy",
