@@ -174,7 +174,8 @@ def test_audience_created_with_too_few_matches_is_too_small_until_a_full_resync_
     define(audience_env)
     assert_success(audience_env.run("buyers"))
     old_id = audience_env.audience_row("buyers")["tiktok_audience_id"]
-    assert audience_env.audience_row("buyers")["status"] == "Initiating"  # never becomes valid
+    # TikTok matched 1-999 users and keeps it invalid: Too Small already (the minimum counts matched users).
+    assert audience_env.audience_row("buyers")["status"] == "Too Small"
     contacts.execute("UPDATE contacts SET subscription_status = 'unsubscribed' WHERE contact_id <= 10")
     audience_env.sandbox.control("DELETE", "requests")
     dag_run = audience_env.run("buyers")
