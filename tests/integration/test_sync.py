@@ -215,31 +215,39 @@ def test_rerun_with_no_changes_sends_no_identifiers(audience_env, api, contacts)
     assert audience_env.store().run_history("buyers")[0]["added"] == 0
 
 
-def test_audience_deleted_on_tiktok_is_recreated(audience_env, api, contacts):
+@pytest.mark.parametrize("answer", ["absent", "invalid_id_error"])
+def test_audience_deleted_on_tiktok_is_recreated(audience_env, api, contacts, answer):
+    # get of an unknown id: absent from list, or 40002 "Parameter error: invalid audience ID" (docs/sandbox.md).
+    audience_env.sandbox.control("POST", "config", json={"unknown_audience_get": answer})
     define(audience_env)
     assert_success(audience_env.run("buyers"))
     old_id = audience_env.audience_row("buyers")["tiktok_audience_id"]
-    _delete_via_api(audience_env, old_id)
+    delete_on_tiktok(audience_env, old_id, api)
     assert_success(audience_env.run("buyers"))
     row = audience_env.audience_row("buyers")
-    assert row["tiktok_audience_id"] != old_id
+    assert row["tiktok_audience_id"] not in (None, old_id)
+    assert f"TikTok audience {old_id} no longer exists on TikTok" in row["status_message"]
     assert "recreated" in row["status_message"]
     assert tiktok_members(audience_env) == expected_identifiers(range(1, 1401))
 
 
-def _delete_via_api(audience_env, audience_id):
+def delete_on_tiktok(audience_env, audience_id: str, api: str = "customer_file", *, gone_ok: bool = False) -> None:
+    """Delete the audience on TikTok's side (as a user would in Ads Manager), with the API that made it.
+
+    :param gone_ok: also accept TikTok's 40007 (the audience no longer exists)
+    """
     import requests
 
     from tiktok_sandbox.config import SandboxConfig
 
     config = SandboxConfig()
-    response = requests.post(
-        f"{audience_env.sandbox.url}/open_api/v1.3/dmp/custom_audience/delete/",
-        json={"advertiser_id": config.advertiser_ids[0], "custom_audience_ids": [audience_id]},
-        headers={"Access-Token": config.access_token},
-        timeout=10,
-    )
-    assert response.json()["code"] == 0
+    advertiser_id = config.advertiser_ids[0]
+    path, body = (("segment/audience/", {"advertiser_id": advertiser_id, "action": "delete",
+                                         "delete_audience_id": audience_id}) if api == "partner" else
+                  ("dmp/custom_audience/delete/", {"advertiser_id": advertiser_id, "custom_audience_ids": [audience_id]}))
+    answer = requests.post(f"{audience_env.sandbox.url}/open_api/v1.3/{path}", json=body,
+                           headers={"Access-Token": config.access_token}, timeout=10).json()
+    assert answer["code"] in ((0, 40007) if gone_ok else (0,)), answer
 
 
 def test_run_killed_between_upload_and_commit_converges_on_the_next_run(audience_env, api, contacts):
@@ -256,6 +264,25 @@ def test_run_killed_between_upload_and_commit_converges_on_the_next_run(audience
     assert result.returncode == -9, result.stdout[-2000:] + result.stderr[-2000:]
     assert_success(audience_env.run("buyers"))
     assert tiktok_members(audience_env) == expected_identifiers([*range(101, 1401), *range(1501, 1601)])
+
+
+def test_identifiers_a_killed_run_sent_are_removed_once_no_longer_wanted(audience_env, api, contacts):
+    """TikTok accepted an APPEND whose acceptance was never recorded; then that address changed again."""
+    define(audience_env)
+    assert_success(audience_env.run("buyers"))
+    contacts.execute("UPDATE contacts SET email = 'first-edit@example.com' WHERE contact_id = 10")
+    script = Path(__file__).with_name("killed_run.py")
+    result = subprocess.run([sys.executable, str(script), "buyers", "commit"], env=os.environ.copy(), capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == -9, result.stdout[-2000:] + result.stderr[-2000:]
+    assert ("email", sha("first-edit@example.com")) in tiktok_members(audience_env)  # TikTok has it, we never heard
+    contacts.execute("UPDATE contacts SET email = 'second-edit@example.com' WHERE contact_id = 10")
+    assert_success(audience_env.run("buyers"))
+    assert tiktok_members(audience_env) == (expected_identifiers(range(1, 1401)) - {("email", sha("user10@example.com"))}
+                                            | {("email", sha("second-edit@example.com"))})
+    assert "never recorded TikTok's answer" in audience_env.audience_row("buyers")["status_message"]
+    assert_success(audience_env.run("buyers"))
+    assert audience_env.store().load_unconfirmed_identifiers("buyers").empty  # nothing left in doubt
 
 
 def test_access_token_and_raw_identifiers_never_reach_the_logs(audience_env, api, contacts, capfd):
@@ -423,10 +450,11 @@ def test_refused_replace_falls_back_to_append_and_remove(audience_env, contacts)
     assert row["status"] == "Active"
 
 
-def test_refused_replace_changes_nothing_on_tiktok_or_here_until_the_fallback_is_accepted(audience_env, contacts):
+def test_refused_replace_changes_nothing_on_tiktok_and_loses_nothing_until_the_fallback_is_accepted(
+        audience_env, contacts):
     define(audience_env)
     assert_success(audience_env.run("buyers"))
-    on_tiktok, confirmed = tiktok_members(audience_env), audience_env.store().load_confirmed("buyers")
+    on_tiktok = tiktok_members(audience_env)
     contacts.execute("UPDATE contacts SET subscription_status = 'unsubscribed' WHERE contact_id <= 50")
     # TikTok refuses the REPLACE (TikTok documents the message, not the code), then the fallback's
     # APPEND fails for good: the run must leave TikTok and the confirmed set exactly as they were.
@@ -435,8 +463,11 @@ def test_refused_replace_changes_nothing_on_tiktok_or_here_until_the_fallback_is
     audience_env.sandbox.fault(path="dmp/custom_audience/update/", code=40700, message="Internal validation error")
     assert audience_env.run("buyers", full_resync=True).state == "failed"
     assert tiktok_members(audience_env) == on_tiktok
-    assert audience_env.store().load_confirmed("buyers").sort_values(["id_type", "id_hash"]).values.tolist() == \
-        confirmed.sort_values(["id_type", "id_hash"]).values.tolist()
+    # What is recorded never claims more than TikTok holds, and names everything it may hold.
+    store = audience_env.store()
+    confirmed = set(store.load_confirmed("buyers").itertuples(index=False, name=None))
+    unconfirmed = set(store.load_unconfirmed_identifiers("buyers").to_frame().itertuples(index=False, name=None))
+    assert confirmed <= on_tiktok <= confirmed | unconfirmed
     row = audience_env.audience_row("buyers")
     assert row["status"] == "Failed" and "40700" in row["status_message"]
     assert_success(audience_env.run("buyers"))

@@ -34,6 +34,38 @@ def test_confirmed_set_add_remove_replace(tmp_path):
     assert store.load_confirmed("k").values.tolist() == [["email", "a" * 64]]
 
 
+def _pairs(identifiers) -> set[tuple[str, str]]:
+    return set(map(tuple, identifiers.to_frame().values.tolist()))
+
+
+def test_journal_remembers_batches_whose_acceptance_was_never_recorded(tmp_path, postgres_database):
+    """What TikTok may hold = confirmed ∪ unconfirmed; what it surely holds = confirmed."""
+    a, b, c, d = (pd.DataFrame({"id_type": ["email"], "id_hash": [ch * 64]}) for ch in "abcd")
+    for engine in (sqlite_engine(str(tmp_path / "m.db")), postgres_database):
+        store = AudienceStore(engine)
+        store.migrate()
+        store.forget_confirmed("k")
+        store.confirm_added("k", pd.concat([a, b]))
+        # An APPEND of c is sent and its answer lost; a REMOVE of b is sent and its answer lost.
+        store.begin_batch("k", adding=c)
+        store.begin_batch("k", removing=b)
+        assert _pairs(store.load_confirmed_identifiers("k")) == {("email", "a" * 64)}
+        assert _pairs(store.load_unconfirmed_identifiers("k")) == {("email", "b" * 64), ("email", "c" * 64)}
+        # A batch TikTok accepted leaves the journal in the same transaction that confirms it.
+        batch = store.begin_batch("k", adding=d)
+        store.confirm_added("k", d, batch)
+        assert _pairs(store.load_confirmed_identifiers("k")) == {("email", "a" * 64), ("email", "d" * 64)}
+        assert len(store.load_unconfirmed_identifiers("k")) == 2
+        # Adopting an interrupted create keeps the journal; a REPLACE or a settled plan clears it.
+        store.forget_confirmed("k", unconfirmed=False)
+        assert len(store.load_unconfirmed_identifiers("k")) == 2
+        store.settle_unconfirmed("k")
+        assert store.load_unconfirmed_identifiers("k").empty
+        store.begin_batch("k", adding=a)
+        store.confirm_replaced("k", a)
+        assert store.load_unconfirmed_identifiers("k").empty and len(store.load_confirmed_identifiers("k")) == 1
+
+
 def test_lock_excludes_a_second_run(tmp_path):
     store = store_at(tmp_path / "m.db")
     first = LockHolder("run-1", "host", os.getpid())

@@ -90,6 +90,14 @@ class Identifiers:
             return cls(identifier_keys(_arrow_strings(frame["id_type"]), _arrow_strings(frame["id_hash"])))
         return cls(identifier_keys(frame.column("id_type"), frame.column("id_hash")))
 
+    @classmethod
+    def distinct(cls, *parts: Identifiers) -> Identifiers:
+        """The identifiers of all ``parts``, each once."""
+        keys = [p.keys for p in parts if not p.empty]
+        if not keys:
+            return cls.none()
+        return cls(_unique(pa.concat_arrays(keys) if len(keys) > 1 else keys[0]))
+
     def filter(self, mask: np.ndarray) -> Identifiers:
         return Identifiers(self.keys.filter(pa.array(mask, type=pa.bool_())))
 

@@ -4,10 +4,12 @@ They live in their own database behind the ``tiktok_audiences_meta`` connection 
 file under ``AIRFLOW_HOME``), never in Airflow's metadata database, which tasks may not touch in
 Airflow 3. Everything here is SQLAlchemy Core, so any database with a SQLAlchemy dialect works.
 
-The confirmed set only ever changes after TikTok accepted a batch, inside one transaction per
-batch: a run that dies part-way leaves the set describing what TikTok really has (or a subset of it
-for batches TikTok accepted but we never heard back from, which the next run sends again —
-TikTok's APPEND and REMOVE are idempotent).
+The confirmed set only ever grows after TikTok accepted a batch, inside one transaction per batch,
+so it never claims more than TikTok holds. Each batch is journaled in the unconfirmed set *before*
+it is sent (a REMOVE's identifiers leave the confirmed set at that moment) and leaves the journal in
+the transaction that confirms it. A run that dies part-way, or whose answer was lost, therefore
+leaves TikTok holding all of the confirmed set and possibly some of the unconfirmed one: the next run
+sends again what is desired and removes what is not (TikTok's APPEND and REMOVE are idempotent).
 """
 
 from __future__ import annotations
@@ -100,6 +102,18 @@ confirmed_members = sa.Table(
     "tiktok_confirmed_members",
     metadata,
     sa.Column("audience_key", sa.String(250), primary_key=True),
+    sa.Column("id_type", sa.String(8), primary_key=True),
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+)
+
+#: Identifiers of batches sent to TikTok whose acceptance was never recorded (the journal): TikTok
+#: may or may not hold them. A batch's rows are written before it is sent and deleted when TikTok's
+#: acceptance is recorded; a run that sent its whole plan clears the audience's rows.
+unconfirmed_members = sa.Table(
+    "tiktok_unconfirmed_members",
+    metadata,
+    sa.Column("audience_key", sa.String(250), primary_key=True),
+    sa.Column("batch_id", sa.String(32), primary_key=True),
     sa.Column("id_type", sa.String(8), primary_key=True),
     sa.Column("id_hash", sa.String(64), primary_key=True),
 )
@@ -238,6 +252,10 @@ def _migration_5(conn: Connection) -> None:
     _add_column(conn, sync_runs.name, "error_kind", "VARCHAR(32)")
 
 
+def _migration_6(conn: Connection) -> None:
+    unconfirmed_members.create(conn, checkfirst=True)
+
+
 #: Ordered schema migrations: (version, description, function). Append, never edit a shipped one.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "audiences, runs, confirmed members, segment snapshots, locks", _migration_1),
@@ -245,6 +263,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (3, "audiences remember the API they were sent with (customer_file | partner)", _migration_3),
     (4, "lookalike audiences", _migration_4),
     (5, "alerts sent, and the error kind of failed runs", _migration_5),
+    (6, "the journal of batches sent to TikTok but not yet confirmed", _migration_6),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -394,6 +413,7 @@ class AudienceStore:
                 alerts_sent,
                 sync_runs,
                 confirmed_members,
+                unconfirmed_members,
                 segment_snapshot_members,
                 segment_snapshots,
                 audience_locks,
@@ -584,11 +604,19 @@ class AudienceStore:
         On PostgreSQL, COPY is parsed block by block, so the hex strings of the whole set never sit
         in memory at once; elsewhere the rows are read in chunks.
         """
+        return self._load_identifiers(confirmed_members, key)
+
+    def load_unconfirmed_identifiers(self, key: str):
+        """Identifiers of batches sent without a recorded acceptance (TikTok may hold them or not)."""
         from tiktok_audiences.membership import Identifiers
 
-        query = sa.select(confirmed_members.c.id_type, confirmed_members.c.id_hash).where(
-            confirmed_members.c.audience_key == key
-        )
+        unconfirmed = self._load_identifiers(unconfirmed_members, key)
+        return unconfirmed if unconfirmed.empty else Identifiers.distinct(unconfirmed)
+
+    def _load_identifiers(self, table: sa.Table, key: str):
+        from tiktok_audiences.membership import Identifiers
+
+        query = sa.select(table.c.id_type, table.c.id_hash).where(table.c.audience_key == key)
         parts = []
         with self.engine.connect() as conn:
             if conn.dialect.name == "postgresql":
@@ -605,53 +633,69 @@ class AudienceStore:
 
         return Identifiers(pa.concat_arrays(parts) if len(parts) > 1 else parts[0])
 
-    def confirmed_count(self, key: str) -> int:
-        with self.engine.connect() as conn:
-            return int(
-                conn.execute(
-                    sa.select(sa.func.count()).select_from(confirmed_members).where(confirmed_members.c.audience_key == key)
-                ).scalar_one()
-            )
+    def begin_batch(self, key: str, *, adding: pd.DataFrame | None = None,
+                    removing: pd.DataFrame | None = None) -> str:
+        """Journal a batch before it is sent; returns its id for the ``confirm_*`` call after it.
 
-    def confirm_added(self, key: str, identifiers: pd.DataFrame) -> None:
-        """Record identifiers TikTok accepted (APPEND or create)."""
-        with self.engine.begin() as conn:
-            self._insert_members(conn, key, identifiers)
+        :param adding: identifiers the batch may add that are not confirmed yet
+        :param removing: confirmed identifiers the batch may remove: they leave the confirmed set now
+            (TikTok may no longer hold them once the request is sent)
+        """
+        import uuid
 
-    def confirm_removed(self, key: str, identifiers: pd.DataFrame) -> None:
-        """Forget identifiers TikTok removed (REMOVE)."""
+        batch_id = uuid.uuid4().hex
         with self.engine.begin() as conn:
-            for chunk in _chunks(identifiers, 500):
-                for id_type, group in chunk.groupby("id_type"):
-                    conn.execute(
-                        confirmed_members.delete().where(
-                            confirmed_members.c.audience_key == key,
-                            confirmed_members.c.id_type == id_type,
-                            confirmed_members.c.id_hash.in_(group["id_hash"].tolist()),
-                        )
-                    )
+            for frame in (adding, removing):
+                if frame is not None and not frame.empty:
+                    _insert_members(conn, unconfirmed_members, key, frame, batch_id=batch_id)
+            if removing is not None and not removing.empty:
+                _delete_members(conn, confirmed_members, key, removing)
+        return batch_id
+
+    def confirm_added(self, key: str, identifiers: pd.DataFrame, batch_id: str | None = None) -> None:
+        """Record identifiers TikTok accepted (APPEND, or a mapping add) and close their batch."""
+        with self.engine.begin() as conn:
+            _insert_members(conn, confirmed_members, key, identifiers)
+            if batch_id:
+                _close_batch(conn, key, batch_id)
+
+    def confirm_removed(self, key: str, identifiers: pd.DataFrame, batch_id: str | None = None) -> None:
+        """Forget identifiers TikTok removed (REMOVE, or a mapping delete) and close their batch.
+
+        A batch journaled with :meth:`begin_batch` already took them out of the confirmed set.
+        """
+        with self.engine.begin() as conn:
+            if batch_id:
+                _close_batch(conn, key, batch_id)
+            else:
+                _delete_members(conn, confirmed_members, key, identifiers)
 
     def confirm_replaced(self, key: str, identifiers: pd.DataFrame) -> None:
-        """The whole set after a REPLACE or a fresh create: one transaction swaps it."""
+        """The whole set after a REPLACE or a fresh create: one transaction swaps it.
+
+        TikTok then holds exactly these identifiers, so the journal of the audience is cleared too.
+        """
         with self.engine.begin() as conn:
             conn.execute(confirmed_members.delete().where(confirmed_members.c.audience_key == key))
-            self._insert_members(conn, key, identifiers)
+            conn.execute(unconfirmed_members.delete().where(unconfirmed_members.c.audience_key == key))
+            _insert_members(conn, confirmed_members, key, identifiers)
 
-    def forget_confirmed(self, key: str) -> None:
+    def settle_unconfirmed(self, key: str) -> None:
+        """A run sent its whole plan and TikTok accepted every batch: TikTok holds exactly the desired
+        set, so nothing the journal still names (from earlier runs) is in doubt any more."""
+        with self.engine.begin() as conn:
+            conn.execute(unconfirmed_members.delete().where(unconfirmed_members.c.audience_key == key))
+
+    def forget_confirmed(self, key: str, *, unconfirmed: bool = True) -> None:
+        """Forget what TikTok holds of this audience (a new TikTok audience is made).
+
+        :param unconfirmed: also forget the journal (False when adopting the audience an interrupted
+            create made: it may hold what that create sent, which only the journal remembers)
+        """
         with self.engine.begin() as conn:
             conn.execute(confirmed_members.delete().where(confirmed_members.c.audience_key == key))
-
-    @staticmethod
-    def _insert_members(conn: Connection, key: str, identifiers: pd.DataFrame) -> None:
-        if conn.dialect.name == "postgresql" and _copy_in_members(conn, key, identifiers):
-            return
-        for chunk in _chunks(identifiers, _INSERT_CHUNK):
-            rows = [
-                {"audience_key": key, "id_type": t, "id_hash": h}
-                for t, h in zip(chunk["id_type"].tolist(), chunk["id_hash"].tolist(), strict=True)
-            ]
-            if rows:
-                conn.execute(confirmed_members.insert(), rows)
+            if unconfirmed:
+                conn.execute(unconfirmed_members.delete().where(unconfirmed_members.c.audience_key == key))
 
     # -- segment snapshots (for "Deleted Segment") ---------------------------------------------
 
@@ -815,6 +859,37 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+def _insert_members(conn: Connection, table: sa.Table, key: str, identifiers: pd.DataFrame,
+                    batch_id: str | None = None) -> None:
+    extra = {} if batch_id is None else {"batch_id": batch_id}
+    if conn.dialect.name == "postgresql" and _copy_in_members(conn, table, key, identifiers, batch_id):
+        return
+    for chunk in _chunks(identifiers, _INSERT_CHUNK):
+        rows = [
+            {"audience_key": key, **extra, "id_type": t, "id_hash": h}
+            for t, h in zip(chunk["id_type"].tolist(), chunk["id_hash"].tolist(), strict=True)
+        ]
+        if rows:
+            conn.execute(table.insert(), rows)
+
+
+def _delete_members(conn: Connection, table: sa.Table, key: str, identifiers: pd.DataFrame) -> None:
+    for chunk in _chunks(identifiers, 500):
+        for id_type, group in chunk.groupby("id_type"):
+            conn.execute(
+                table.delete().where(
+                    table.c.audience_key == key,
+                    table.c.id_type == id_type,
+                    table.c.id_hash.in_(group["id_hash"].tolist()),
+                )
+            )
+
+
+def _close_batch(conn: Connection, key: str, batch_id: str) -> None:
+    conn.execute(unconfirmed_members.delete().where(unconfirmed_members.c.audience_key == key,
+                                                    unconfirmed_members.c.batch_id == batch_id))
+
+
 def _chunks(frame: pd.DataFrame, size: int) -> Iterable[pd.DataFrame]:
     for start in range(0, len(frame), size):
         yield frame.iloc[start : start + size]
@@ -829,8 +904,9 @@ def _copy_text(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
-def _copy_in_members(conn: Connection, key: str, identifiers: pd.DataFrame) -> bool:
-    """Insert confirmed members with COPY FROM STDIN on PostgreSQL, in the connection's transaction.
+def _copy_in_members(conn: Connection, table: sa.Table, key: str, identifiers: pd.DataFrame,
+                     batch_id: str | None = None) -> bool:
+    """Insert member rows with COPY FROM STDIN on PostgreSQL, in the connection's transaction.
 
     Same rows and the same primary-key checks as the INSERT path; returns False (nothing done) when
     the driver is neither psycopg nor psycopg2, or a value would need escaping.
@@ -844,13 +920,13 @@ def _copy_in_members(conn: Connection, key: str, identifiers: pd.DataFrame) -> b
     # Hashes are hex; anything else (never produced by this package) takes the INSERT path.
     if not hash_column.str.fullmatch(r"[0-9A-Za-z]*").all():
         return False
-    table = confirmed_members.name
-    statement = f"COPY {table} (audience_key, id_type, id_hash) FROM STDIN"
+    columns = "audience_key, id_type, id_hash" if batch_id is None else "audience_key, batch_id, id_type, id_hash"
+    statement = f"COPY {table.name} ({columns}) FROM STDIN"
     raw = conn.connection.driver_connection
     module = type(raw).__module__
     if not module.startswith("psycopg"):
         return False
-    prefix = _copy_text(key) + "\t"
+    prefix = _copy_text(key) + "\t" + ("" if batch_id is None else _copy_text(batch_id) + "\t")
     step = _INSERT_CHUNK * 4
     # Python strings only for one chunk at a time (a whole 10M-contact audience as str objects is ~1.5 GB).
     for start in range(0, len(hash_column), step):
@@ -873,7 +949,7 @@ def _copy_in_members(conn: Connection, key: str, identifiers: pd.DataFrame) -> b
         # fresh ones it plans the next run's REMOVE deletes (id_hash IN (...)) as a scan of every
         # row of the audience instead of index look-ups. A sampled ANALYZE takes well under a second.
         with raw.cursor() as cursor:
-            cursor.execute(f"ANALYZE {table}")
+            cursor.execute(f"ANALYZE {table.name}")
     return True
 
 

@@ -239,11 +239,18 @@ class TikTokAudienceSyncOperator(BaseOperator):
                 # The Segment API has no REPLACE: every member is added again (idempotent) and every
                 # confirmed identifier no longer in the audience is deleted.
                 run.mode = "resync"
-                run.removals = membership.diff_members(run.desired, run.confirmed).removals
+                run.removals = membership.diff_members(run.desired, run.possibly_on_tiktok()).removals
         else:
             run.mode = "incremental"
             changes = membership.diff_members(run.desired, run.confirmed)
             run.additions, run.removals = changes.additions, changes.removals
+            if not run.unconfirmed.empty:
+                run.removals = membership.diff_members(run.desired, run.possibly_on_tiktok()).removals
+        if not run.unconfirmed.empty and run.mode in ("incremental", "resync"):
+            run.notes.append(
+                f"{len(run.unconfirmed):,} identifier(s) were sent by an earlier run that never recorded TikTok's "
+                f"answer; the ones still in the audience are sent again and the others removed"
+            )
         run.timings["set_ops_diff"] += time.perf_counter() - started
         self.log.info(
             "Audience '%s': %d contacts (%d identifiers), %d excluded; plan %s: +%d / -%d identifiers",
@@ -362,6 +369,7 @@ class TikTokAudienceSyncOperator(BaseOperator):
             else:
                 partner_sender.apply(run.audience_id, run.additions, run.removals,
                                      already_confirmed=run.confirmed if run.mode == "resync" else None)
+            run.store.settle_unconfirmed(run.key)  # the whole plan was accepted (see below)
             run.timings["upload"] = time.perf_counter() - started
             return partner_sender
         sender = _Sender(self, hook, run.store, holder, calculate_type_for(self.audience["identifiers"]))
@@ -370,7 +378,7 @@ class TikTokAudienceSyncOperator(BaseOperator):
             run.audience_id = sender.create(self.audience["name"], run.additions)
         elif run.mode == "replace":
             try:
-                sender.replace(run.audience_id, run.additions)
+                sender.replace(run.audience_id, run.additions, run.confirmed)
             except TikTokTooFewMatches as err:
                 # The user asked for a full resync of an audience TikTok will never update again: the
                 # files just uploaded become a new TikTok audience; the old one is left on TikTok.
@@ -393,7 +401,10 @@ class TikTokAudienceSyncOperator(BaseOperator):
                 # identifiers TikTok might hold that were never recorded here.
                 self.log.warning("TikTok refused the REPLACE (%s); sending APPEND + REMOVE instead", err)
                 confirmed = run.store.load_confirmed(run.key)
-                removals = membership.diff_members(run.desired, confirmed).removals
+                possibly = membership.Identifiers.distinct(
+                    membership.Identifiers.from_frame(confirmed), run.store.load_unconfirmed_identifiers(run.key)
+                )
+                removals = membership.diff_members(run.desired, possibly).removals
                 sender.append_uploaded(run.audience_id, confirmed)
                 sender.apply(run.audience_id, membership.empty_identifiers(), removals)
                 run.notes.append(
@@ -404,6 +415,8 @@ class TikTokAudienceSyncOperator(BaseOperator):
                 )
         else:
             sender.apply(run.audience_id, run.additions, run.removals)
+        # Every batch of the plan was accepted, and the plan covered what earlier runs left in doubt.
+        run.store.settle_unconfirmed(run.key)
         run.timings["upload"] = time.perf_counter() - started
         return sender
 
@@ -462,7 +475,8 @@ class TikTokAudienceSyncOperator(BaseOperator):
                                               accept=lambda details: is_api_of(details, api))
         if audience_id:
             store.update_audience(self.audience["key"], tiktok_audience_id=audience_id, create_started_at=None, api=api)
-            store.forget_confirmed(self.audience["key"])
+            # It holds what the interrupted create sent, which the journal (unconfirmed set) remembers.
+            store.forget_confirmed(self.audience["key"], unconfirmed=False)
             return audience_id
         store.update_audience(self.audience["key"], create_started_at=None)
         return None
@@ -478,7 +492,8 @@ class _Run:
     """What one run knows about its audience as it goes: members, TikTok's side, plan, notes."""
 
     def __init__(self, *, key: str, run_id: str, store: AudienceStore, row: dict[str, Any], folder, audience,
-                 confirmed: Identifiers, summary: dict[str, Any], timings: dict[str, float]) -> None:
+                 confirmed: Identifiers, unconfirmed: Identifiers, summary: dict[str, Any],
+                 timings: dict[str, float]) -> None:
         from tiktok_audiences import membership
 
         self.key = key
@@ -491,6 +506,8 @@ class _Run:
         # removals are id_type/id_hash frames, what _Sender uploads.
         self.desired = audience.identifiers
         self.confirmed = confirmed
+        #: Sent by earlier runs that never recorded TikTok's answer: TikTok may hold them or not
+        self.unconfirmed = unconfirmed
         self.audience_id: str | None = row["tiktok_audience_id"]
         self.api = CUSTOMER_FILE  # set from the definition and the integration once the hook is made
         self.deleted_segments = list(summary.get("deleted_segments") or [])
@@ -524,9 +541,10 @@ class _Run:
             staging.read_member_keys(folder / "include.parquet"), staging.read_member_keys(folder / "exclude.parquet")
         )
         confirmed = store.load_confirmed_identifiers(key)
+        unconfirmed = store.load_unconfirmed_identifiers(key)
         timings["set_ops_diff"] = time.perf_counter() - started
         return cls(key=key, run_id=context["run_id"], store=store, row=row, folder=folder, audience=audience,
-                   confirmed=confirmed, summary=summary, timings=timings)
+                   confirmed=confirmed, unconfirmed=unconfirmed, summary=summary, timings=timings)
 
     def forget_tiktok_audience(self, *, persist: bool = True) -> None:
         """The TikTok audience can no longer be used: a new one is created and filled from scratch.
@@ -538,6 +556,13 @@ class _Run:
             self.store.forget_confirmed(self.key)
         self.audience_id = None
         self.confirmed = type(self.confirmed).none()
+        self.unconfirmed = type(self.unconfirmed).none()
+
+    def possibly_on_tiktok(self) -> Identifiers:
+        """The confirmed identifiers and those an earlier run sent without hearing TikTok's answer."""
+        from tiktok_audiences.membership import Identifiers
+
+        return Identifiers.distinct(self.confirmed, self.unconfirmed) if not self.unconfirmed.empty else self.confirmed
 
     def plan(self) -> dict[str, Any]:
         return {"mode": self.mode, "to_add": int(len(self.additions)), "to_remove": int(len(self.removals)),
@@ -594,6 +619,8 @@ class _Sender:
         from tiktok_audiences.store import utcnow
 
         paths, created, rest = uploaded or self._upload_whole_set(identifiers, "create")
+        # Journaled first: if the answer is lost, the adopted audience may hold any of them.
+        self.store.begin_batch(self.key, adding=created)
         self.store.update_audience(self.key, create_started_at=utcnow())
         self.requests += 1
         try:
@@ -615,9 +642,18 @@ class _Sender:
         self._append_all(audience_id, rest)
         return audience_id
 
-    def replace(self, audience_id: str, identifiers: pd.DataFrame) -> None:
+    def replace(self, audience_id: str, identifiers: pd.DataFrame, confirmed: Identifiers) -> None:
+        """REPLACE the audience's members with ``identifiers``.
+
+        :param confirmed: the identifiers confirmed on TikTok before the REPLACE
+        """
+        from tiktok_audiences import membership
+
         paths, replaced, rest = self._upload_whole_set(identifiers, "replace")
         self.uploaded = (paths, replaced, rest)  # kept for append_uploaded / create if TikTok refuses the REPLACE
+        # Once sent, TikTok may hold the new files' identifiers, and may have dropped the others.
+        changes = membership.diff_members(replaced, confirmed)
+        self.store.begin_batch(self.key, adding=changes.additions, removing=changes.removals)
         self.requests += 1
         self.hook.update_audience(audience_id, file_paths=paths, action="REPLACE")
         self.store.confirm_replaced(self.key, replaced)
@@ -666,13 +702,15 @@ class _Sender:
 
     def _apply_batch(self, audience_id: str, batch: pd.DataFrame, action: str, label: str) -> None:
         path = self._upload(batch, label)
+        removing = action == "REMOVE"
+        batch_id = self.store.begin_batch(self.key, **{"removing" if removing else "adding": batch})
         self.requests += 1
         self.hook.update_audience(audience_id, file_paths=[path], action=action)
-        if action == "REMOVE":
-            self.store.confirm_removed(self.key, batch)
+        if removing:
+            self.store.confirm_removed(self.key, batch, batch_id)
             self.removed += len(batch)
         else:
-            self.store.confirm_added(self.key, batch)
+            self.store.confirm_added(self.key, batch, batch_id)
             self.added += len(batch)
         self.operator.log.info("TikTok accepted %s of %d identifiers", action, len(batch))
 
@@ -714,7 +752,7 @@ class _PartnerSender:
         self.store.update_audience(self.key, tiktok_audience_id=audience_id, create_started_at=None,
                                    advertiser_id=self.hook.advertiser_id, calculate_type=None, api=PARTNER)
         self.audience_id = audience_id
-        self.store.forget_confirmed(self.key)  # a new audience starts empty
+        self.store.confirm_replaced(self.key, identifiers.iloc[0:0])  # a new audience starts empty
         self.operator.log.info("Created TikTok audience %s (Partner, empty); adding %d identifiers", audience_id,
                                len(identifiers))
         self.apply(audience_id, identifiers, identifiers.iloc[0:0])
@@ -741,15 +779,19 @@ class _PartnerSender:
         from tiktok_audiences.partner import mapping_batch
 
         payload = mapping_batch(audience_id, batch)
+        if action == "delete":
+            batch_id = self.store.begin_batch(self.key, removing=batch)
+        else:
+            new = batch if already_confirmed is None else membership.diff_members(batch, already_confirmed).additions
+            batch_id = self.store.begin_batch(self.key, adding=new)
         self.requests += 1
         self.bytes_sent += self.hook.map_members(action=action, id_schema=payload.id_schema,
                                                  batch_data=payload.batch_data)
         if action == "delete":
-            self.store.confirm_removed(self.key, batch)
+            self.store.confirm_removed(self.key, batch, batch_id)
             self.removed += len(batch)
         else:
-            new = batch if already_confirmed is None else membership.diff_members(batch, already_confirmed).additions
-            self.store.confirm_added(self.key, new)
+            self.store.confirm_added(self.key, new, batch_id)
             self.added += len(new)
         self.store.renew_lock(self.key, self.holder, self.operator.lock_lease.total_seconds())
         self.operator.log.info("TikTok accepted mapping %s of %d identifiers", action, len(batch))
