@@ -219,6 +219,16 @@ def test_match_drop_message_shows_before_and_after():
     assert "80.0% before, 55.0% now" in message.text
 
 
+@pytest.mark.parametrize(("size", "says"), [
+    (640, "fewer than 1,000 contacts"),
+    (2_500, "TikTok matched fewer than 1,000 of the audience's contacts"),  # the minimum counts matched users
+])
+def test_too_small_message_says_which_minimum_was_missed(size, says):
+    ctx = AlertContext(**{**CTX.__dict__, "status": "Too Small", "size": size})
+    message = alerts.compose("too_small", ctx, match_drop_points=10)
+    assert says in message.text and f"({size:,} contacts)" in message.subject
+
+
 def test_message_names_dag_run_and_links_to_it_when_a_base_url_is_known():
     link = alerts.run_link("https://airflow.example.com/", CTX.dag_id, CTX.run_id)
     assert link == ("https://airflow.example.com/dags/tiktok_audience__buyers/runs/"

@@ -389,8 +389,14 @@ def compose(event: str, ctx: AlertContext, *, match_drop_points: float) -> Alert
     elif event == TOO_SMALL:
         size = f"{ctx.size:,}" if ctx.size is not None else "fewer than 1,000"
         subject = f"TikTok audience '{name}' is Too Small ({size} contacts)"
-        lead = "The audience has fewer than 1,000 contacts, the minimum TikTok requires; nothing was sent."
-        hint = "Check the audience's segments; syncing resumes by itself once it has 1,000 contacts."
+        if ctx.size is not None and ctx.size >= 1000:
+            # TikTok's minimum counts matched users (docs/identifiers.md): enough contacts, too few matched.
+            lead = ("TikTok matched fewer than 1,000 of the audience's contacts to its users, the minimum for an "
+                    "audience it can target.")
+            hint = "See the audience's status message for what TikTok said and what to do."
+        else:
+            lead = "The audience has fewer than 1,000 contacts, the minimum TikTok requires; nothing was sent."
+            hint = "Check the audience's segments; syncing resumes by itself once it has 1,000 contacts."
     elif event == MATCH_DROP:
         fell = (ctx.match_before or 0) * 100 - (ctx.match_after or 0) * 100
         subject = (f"TikTok audience '{name}': match rate fell {fell:.1f} points "

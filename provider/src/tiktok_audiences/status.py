@@ -38,8 +38,8 @@ STATUS_EXPLANATIONS: dict[AudienceStatus, str] = {
     AudienceStatus.SYNCING: "The audience is sending updated contacts to TikTok.",
     AudienceStatus.ACTIVE: "The audience was recently sent to TikTok and is up to date.",
     AudienceStatus.TOO_SMALL: (
-        "The audience has fewer than 1,000 contacts, the minimum TikTok requires; nothing TikTok "
-        "would refuse is sent."
+        "Below TikTok's minimum of 1,000 matched users: fewer than 1,000 contacts (nothing is sent), or "
+        "TikTok matched fewer than 1,000 of them to its users; the status message says which and what to do."
     ),
     AudienceStatus.FAILED: (
         "An error occurred when syncing the audience. Consider re-authenticating the integration "
