@@ -8,7 +8,6 @@ criteria (user-written SQL) are checked to be a single boolean expression before
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import re
@@ -21,7 +20,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import sqlalchemy as sa
 import sqlparse
 from sqlalchemy.engine import Connection, Engine
@@ -417,12 +415,7 @@ class _IntPairs(pgcopy.LineBlockSink):
         self._second: list[np.ndarray] = []
 
     def parse_block(self, block: bytes) -> None:
-        table = pacsv.read_csv(
-            io.BytesIO(block),
-            read_options=pacsv.ReadOptions(column_names=["a", "b"]),
-            parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False),
-            convert_options=pacsv.ConvertOptions(column_types={"a": pa.int64(), "b": pa.int64()}),
-        )
+        table = pgcopy.parse_text(block, {"a": pa.int64(), "b": pa.int64()})
         self._first.append(table.column("a").to_numpy())
         self._second.append(table.column("b").to_numpy())
 

@@ -1,20 +1,57 @@
-"""``COPY … TO STDOUT`` out of PostgreSQL into a sink, as fast as the installed drivers allow.
+"""PostgreSQL ``COPY``: rows in (``FROM STDIN``) and out (``TO STDOUT``), and the text format both use.
+
+The one place of this package that speaks COPY; the metadata repositories (confirmed members, the
+journal, segment snapshots) and the contact-data reader use it. No Airflow import here.
 
 psycopg 3 hands COPY data over one row at a time through Python generators (~2.7 s per million
 rows here), psycopg2's ``copy_expert`` in large buffers (~0.7 s). The Airflow postgres provider
 requires both drivers, and its engines may use either; for a psycopg 3 engine the bulk read goes
 through a short-lived psycopg2 connection to the same URL (same host, database, user and options),
-falling back to psycopg 3 when that connection cannot be made. No Airflow import here.
+falling back to psycopg 3 when that connection cannot be made.
 """
 
 from __future__ import annotations
 
+import io
 import logging
+from collections.abc import Sequence
 from typing import Any
 
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql import Select
 
 log = logging.getLogger(__name__)
+
+#: Rows formatted as one Python string per COPY write (bounded memory: a whole 10M-contact audience
+#: as str objects is ~1.5 GB).
+COPY_IN_ROWS = 200_000
+
+
+# -- the text format ------------------------------------------------------------------------------
+
+
+def copy_text(value: str) -> str:
+    """A value in PostgreSQL's COPY text format."""
+    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def is_plain(values: pd.Series) -> bool:
+    """True when no value (str) needs escaping in the COPY text format, so it can be written as is."""
+    return not values.str.contains(r"[\t\n\r\\]", regex=True).any()
+
+
+def parse_text(data: bytes, column_types: dict[str, pa.DataType]) -> pa.Table:
+    """COPY text-format rows (no escapes in them, no NULLs) as an Arrow table of ``column_types``."""
+    return pacsv.read_csv(
+        io.BytesIO(data),
+        read_options=pacsv.ReadOptions(column_names=list(column_types), block_size=1 << 24),
+        parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False, escape_char=False),
+        convert_options=pacsv.ConvertOptions(column_types=column_types, strings_can_be_null=False,
+                                             quoted_strings_can_be_null=False),
+    )
 
 
 class LineBlockSink:
@@ -59,6 +96,63 @@ def driver(conn: Connection) -> str | None:
     if module.startswith("psycopg"):
         return "psycopg"
     return None
+
+
+# -- COPY FROM STDIN ------------------------------------------------------------------------------
+
+
+def copy_in(conn: Connection, table: str, columns: Sequence[str], *, fixed: Sequence[Any] = (),
+            values: Sequence[Any], analyze_after: int | None = None) -> None:
+    """Insert rows with ``COPY table (columns) FROM STDIN``, in ``conn``'s transaction.
+
+    Each row is the ``fixed`` values (escaped here) followed by one item of each ``values`` column
+    (lists or pandas Series of equal length; str, or int for a single column), written as is: the
+    caller checks they need no escaping (:func:`is_plain`). Same rows and the same constraint
+    checks as INSERTs.
+
+    :param conn: a PostgreSQL connection whose driver is psycopg2 or psycopg 3 (:func:`driver`)
+    :param analyze_after: ``ANALYZE`` the table after loading at least this many rows
+    """
+    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+    raw = conn.connection.driver_connection
+    psycopg2 = driver(conn) == "psycopg2"
+    prefix = "".join(copy_text(str(v)) + "\t" for v in fixed)
+    count = len(values[0]) if values else 0
+    for start in range(0, count, COPY_IN_ROWS):
+        data = _lines(prefix, [_part(column, start, start + COPY_IN_ROWS) for column in values])
+        if psycopg2:
+            with raw.cursor() as cursor:
+                cursor.copy_expert(statement, io.StringIO(data))
+        else:
+            with raw.cursor() as cursor, cursor.copy(statement) as copy:
+                copy.write(data)
+        del data
+    if analyze_after is not None and count >= analyze_after:
+        # After a bulk load the planner's statistics still describe the table as it was; without
+        # fresh ones it plans the next run's deletes (id_hash IN (...)) as a scan of every row of
+        # the audience instead of index look-ups. A sampled ANALYZE takes well under a second.
+        with raw.cursor() as cursor:
+            cursor.execute(f"ANALYZE {table}")
+
+
+def _part(column: Any, start: int, stop: int) -> list[Any]:
+    part = column.iloc[start:stop] if isinstance(column, pd.Series) else column[start:stop]
+    return part.tolist() if isinstance(part, pd.Series) else list(part)
+
+
+def _lines(prefix: str, columns: list[list[Any]]) -> str:
+    if len(columns) == 1:
+        return "".join(f"{prefix}{v}\n" for v in columns[0])
+    return "".join(prefix + "\t".join(row) + "\n" for row in zip(*columns, strict=True))
+
+
+# -- COPY TO STDOUT -------------------------------------------------------------------------------
+
+
+def copy_out_query(conn: Connection, query: Select, sink: Any) -> None:
+    """Stream a SQLAlchemy ``query``'s rows through ``COPY (…) TO STDOUT`` into ``sink.write``."""
+    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    copy_out(conn, f"COPY ({sql}) TO STDOUT", sink)
 
 
 def copy_out(conn: Connection, statement: str, sink: Any, *, read_only: bool = False,
