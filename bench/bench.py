@@ -171,7 +171,7 @@ def _expected_set(expected, engine) -> set[str]:
 def run_size(contacts: int, admin: sa.Engine, sandbox, latency: float, profile: bool, out: Path,
              expected=None) -> dict:
     """All scenarios at one size; ``expected(engine)`` (optional) gives the exact expected member set."""
-    from tiktok_audiences.store import AudienceStore
+    from tiktok_audiences.metadata import AudienceStore
 
     print(f"== {contacts:,} contacts", flush=True)
     contacts_db = fresh_database(admin, f"tiktok_bench_contacts_{contacts}")

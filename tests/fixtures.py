@@ -132,7 +132,7 @@ class AudienceEnv:
         return dag.test(run_conf=conf or None, logical_date=None)
 
     def store(self):
-        from tiktok_audiences.store import AudienceStore
+        from tiktok_audiences.metadata import AudienceStore
 
         return AudienceStore(sa.create_engine(self.meta_url))
 

@@ -80,7 +80,8 @@ def shot(page, name: str) -> None:
 
 
 def meta_store(demo_home: Path):
-    from tiktok_audiences.store import AudienceStore, sqlite_engine
+    from tiktok_audiences.metadata import AudienceStore
+    from tiktok_audiences.metadata.engines import sqlite_engine
 
     return AudienceStore(sqlite_engine(str(demo_home / "tiktok_audiences_meta.db")))
 
@@ -103,7 +104,7 @@ def table_rows(frame) -> dict[str, dict[str, str]]:
 def test_page_in_airflow_ui_matches_the_metadata_table(page, api_server, demo_home):
     from tiktok_audiences.cli import elapsed
     from tiktok_audiences.status import STATUS_EXPLANATIONS, AudienceStatus
-    from tiktok_audiences.store import utcnow
+    from tiktok_audiences.metadata import utcnow
 
     frame = page.frame_locator("iframe")
     frame.locator("#audiences tbody tr[data-dag-id]").first.wait_for()

@@ -16,7 +16,7 @@ import sys
 from airflow.dag_processing.dagbag import DagBag
 
 from tiktok_audiences.hooks.tiktok import TikTokHook
-from tiktok_audiences.store import AudienceStore
+from tiktok_audiences.metadata import AudienceStore
 
 mode = sys.argv[2] if len(sys.argv) > 2 else "commit"
 calls = {"confirm": 0, "sent": False}

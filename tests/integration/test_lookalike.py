@@ -129,7 +129,7 @@ def test_dry_run_creates_no_lookalike(audience_env, contacts):
 def test_lookalike_is_rebuilt_from_a_changed_source_at_most_daily(audience_env, contacts):
     from datetime import timedelta
 
-    from tiktok_audiences.store import utcnow
+    from tiktok_audiences.metadata import utcnow
 
     define(audience_env)
     assert_success(audience_env.run("buyers"))

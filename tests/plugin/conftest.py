@@ -68,7 +68,8 @@ def seeded(tmp_path, monkeypatch) -> Seeded:
     """A metadata database with four audiences: Active, Too Small (HTML name), two Failed of one integration."""
     import pandas as pd
 
-    from tiktok_audiences.store import AudienceStore, sqlite_engine, utcnow
+    from tiktok_audiences.metadata import AudienceStore, utcnow
+    from tiktok_audiences.metadata.engines import sqlite_engine
 
     path = tmp_path / "meta.db"
     monkeypatch.setenv("AIRFLOW_CONN_TIKTOK_AUDIENCES_META", json.dumps({"conn_type": "sqlite", "host": str(path)}))

@@ -6,7 +6,9 @@ import time
 
 import sqlalchemy as sa
 
-from tiktok_audiences.store import AudienceStore, schema_migrations, sqlite_engine, sync_runs, utcnow
+from tiktok_audiences.metadata import AudienceStore
+from tiktok_audiences.metadata.engines import sqlite_engine
+from tiktok_audiences.metadata.schema import schema_migrations, sync_runs, utcnow
 
 
 def test_migration_5_adds_error_kind_to_a_database_from_before_it(tmp_path):

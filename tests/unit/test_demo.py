@@ -393,8 +393,8 @@ def test_demo_creates_a_lookalike_of_the_vip_customers_on_the_sandbox(tmp_path):
     import subprocess
     import sys
 
-    from tiktok_audiences.store import AudienceStore
-    from tiktok_audiences.store import sqlite_engine as meta_sqlite
+    from tiktok_audiences.metadata import AudienceStore
+    from tiktok_audiences.metadata.engines import sqlite_engine as meta_sqlite
 
     project = Path(__file__).resolve().parents[2]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "TIKTOK_"))}

@@ -7,7 +7,9 @@ import os
 import pandas as pd
 import sqlalchemy as sa
 
-from tiktok_audiences.store import MIGRATIONS, SCHEMA_VERSION, AudienceStore, LockHolder, sqlite_engine
+from tiktok_audiences.metadata import AudienceStore, LockHolder
+from tiktok_audiences.metadata.engines import sqlite_engine
+from tiktok_audiences.metadata.migrations import MIGRATIONS, SCHEMA_VERSION
 
 
 def store_at(path) -> AudienceStore:
@@ -95,15 +97,15 @@ def test_live_lock_on_another_host_blocks(tmp_path):
 
 def test_migrations_with_a_gap_in_version_numbers_apply_each_once(tmp_path, monkeypatch):
     """Version numbers are assigned per branch: a database migrated without 3 gets 3 once it is merged."""
-    import tiktok_audiences.store as store_module
+    import tiktok_audiences.metadata.migrations as migrations_module
 
-    shipped = list(store_module.MIGRATIONS)
+    shipped = list(migrations_module.MIGRATIONS)
     store = AudienceStore(sqlite_engine(str(tmp_path / "m.db")))
-    monkeypatch.setattr(store_module, "MIGRATIONS", [m for m in shipped if m[0] != 3])
+    monkeypatch.setattr(migrations_module, "MIGRATIONS", [m for m in shipped if m[0] != 3])
     store.migrate()
     applied = []
     late = (3, "a migration merged later", lambda conn: applied.append(3))
-    monkeypatch.setattr(store_module, "MIGRATIONS", sorted([*(m for m in shipped if m[0] != 3), late]))
+    monkeypatch.setattr(migrations_module, "MIGRATIONS", sorted([*(m for m in shipped if m[0] != 3), late]))
     store.migrate()
     store.migrate()
     assert applied == [3]
@@ -131,7 +133,7 @@ def test_lookalike_row_round_trip(tmp_path):
 def test_confirmed_identifiers_load_as_keys_on_sqlite_and_postgresql(tmp_path, postgres_database):
     import hashlib
 
-    from tiktok_audiences.store import _KeyBlocks
+    from tiktok_audiences.metadata.members import _KeyBlocks
 
     hashes = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(3000)]
     frame = pd.DataFrame({"id_type": ["email", "phone", "maid"] * 1000, "id_hash": hashes})

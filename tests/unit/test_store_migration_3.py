@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from tiktok_audiences.store import AudienceStore, sqlite_engine
+from tiktok_audiences.metadata import AudienceStore
+from tiktok_audiences.metadata.engines import sqlite_engine
 
 
 def test_migration_3_adds_the_api_column_and_marks_existing_audiences_customer_file(tmp_path):

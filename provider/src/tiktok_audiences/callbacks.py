@@ -15,7 +15,8 @@ def record_failure(context: dict[str, Any]) -> None:
     after the last retry, so what the user sees in the audiences table is why the run failed.
     """
     from tiktok_audiences.status import AudienceStatus
-    from tiktok_audiences.store import AudienceStore, meta_engine, utcnow
+    from tiktok_audiences.metadata import AudienceStore, utcnow
+    from tiktok_audiences.metadata.engines import meta_engine
 
     task = context["task"]
     audience = getattr(task, "audience", None)

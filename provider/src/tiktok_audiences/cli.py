@@ -125,7 +125,7 @@ def audience_rows(store) -> list[dict[str, Any]]:
 
 
 def format_table(rows: list[dict[str, Any]], now: datetime | None = None) -> str:
-    from tiktok_audiences.store import utcnow
+    from tiktok_audiences.metadata import utcnow
 
     now = now or utcnow()
     header = ("Name", "Match", "Size", "Status", "Last Sync")
@@ -170,7 +170,8 @@ def elapsed(then: datetime, now: datetime) -> str:
 
 
 def _table(args: argparse.Namespace) -> int:
-    from tiktok_audiences.store import AudienceStore, meta_engine
+    from tiktok_audiences.metadata import AudienceStore
+    from tiktok_audiences.metadata.engines import meta_engine
 
     if args.meta_url:
         import sqlalchemy as sa
@@ -287,7 +288,8 @@ def _demo(args: argparse.Namespace) -> int:
             if round_name == "first sync":
                 time.sleep(config.processing_seconds + 0.5)
 
-        from tiktok_audiences.store import AudienceStore, sqlite_engine
+        from tiktok_audiences.metadata import AudienceStore
+        from tiktok_audiences.metadata.engines import sqlite_engine
 
         print()
         print(format_table(audience_rows(AudienceStore(sqlite_engine(str(meta_path))))))
@@ -385,7 +387,8 @@ def _integration(args: argparse.Namespace) -> int:
 def _integration_setup(args: argparse.Namespace, lifecycle, *, username: str) -> int:
     from urllib.parse import parse_qs, urlsplit
 
-    from tiktok_audiences.store import AudienceStore, meta_engine
+    from tiktok_audiences.metadata import AudienceStore
+    from tiktok_audiences.metadata.engines import meta_engine
 
     store = AudienceStore(meta_engine())
     store.migrate()

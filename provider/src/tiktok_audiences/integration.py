@@ -34,7 +34,7 @@ from urllib.parse import urlencode
 import requests
 import sqlalchemy as sa
 
-from tiktok_audiences.store import AudienceStore, oauth_states, utcnow
+from tiktok_audiences.metadata import AudienceStore, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -135,23 +135,16 @@ def start_setup(
     validate_ids(conn_id=conn_id, app_id=app_id, advertiser_id=advertiser_id)
     refuse_if_defined_outside_database(conn_id)
     state = secrets.token_urlsafe(32)
-    now = utcnow()
-    with store.engine.begin() as conn:
-        # Expired set-ups are dropped here, so the table never grows with abandoned flows.
-        conn.execute(oauth_states.delete().where(oauth_states.c.expires_at < now))
-        conn.execute(
-            oauth_states.insert().values(
-                state_hash=_state_hash(state),
-                username=username,
-                conn_id=conn_id,
-                app_id=app_id,
-                advertiser_id=advertiser_id or None,
-                api_url=(api_url or default_api_url()).rstrip("/"),
-                redirect_uri=redirect_uri,
-                created_at=now,
-                expires_at=now + STATE_TTL,
-            )
-        )
+    store.save_oauth_state(
+        _state_hash(state),
+        ttl=STATE_TTL,
+        username=username,
+        conn_id=conn_id,
+        app_id=app_id,
+        advertiser_id=advertiser_id or None,
+        api_url=(api_url or default_api_url()).rstrip("/"),
+        redirect_uri=redirect_uri,
+    )
     return state, authorization_url(auth_url(), app_id=app_id, state=state, redirect_uri=redirect_uri)
 
 
@@ -159,17 +152,11 @@ def consume_state(store: AudienceStore, state: str, *, username: str) -> Pending
     """The set-up ``state`` belongs to; it is deleted, so it can never be used twice."""
     if not state:
         raise IntegrationSetupError("TikTok's answer has no state. Start the set-up again.")
-    key = _state_hash(state)
-    with store.engine.begin() as conn:
-        row = conn.execute(sa.select(oauth_states).where(oauth_states.c.state_hash == key)).mappings().first()
-        if row is None:
-            raise IntegrationSetupError(
-                "This authorization is unknown or was already used. Start the set-up again."
-            )
-        # Delete before anything else: whatever happens next, the state is spent. The rowcount
-        # makes two concurrent callbacks with one state see exactly one winner.
-        deleted = conn.execute(oauth_states.delete().where(oauth_states.c.state_hash == key)).rowcount
-    if deleted != 1:
+    # Deleted before anything else: whatever happens next, the state is spent.
+    row, taken = store.take_oauth_state(_state_hash(state))
+    if row is None:
+        raise IntegrationSetupError("This authorization is unknown or was already used. Start the set-up again.")
+    if not taken:
         raise IntegrationSetupError("This authorization was already used. Start the set-up again.")
     if row["expires_at"] < utcnow():
         raise IntegrationSetupError("This authorization expired. Start the set-up again.")

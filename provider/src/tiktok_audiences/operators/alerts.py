@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
-from tiktok_audiences.store import META_CONN_ID
+from tiktok_audiences.metadata import META_CONN_ID
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from tiktok_audiences.alerts import AlertMessage, AlertSettings, EmailChannel, SlackChannel
-    from tiktok_audiences.store import AudienceStore
+    from tiktok_audiences.metadata import AudienceStore
 
 
 class AlertDeliveryError(AirflowException):
@@ -52,7 +52,8 @@ class AudienceAlertsOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from tiktok_audiences import alerts
         from tiktok_audiences.db import reachable
-        from tiktok_audiences.store import AudienceStore, meta_engine
+        from tiktok_audiences.metadata import AudienceStore
+        from tiktok_audiences.metadata.engines import meta_engine
 
         settings = self._settings()
         if not settings.active:

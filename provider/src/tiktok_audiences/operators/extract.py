@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseHook, BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from tiktok_audiences.store import META_CONN_ID
+from tiktok_audiences.metadata import META_CONN_ID
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -62,7 +62,8 @@ class AudienceMembersExtractOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from tiktok_audiences import extract, staging
-        from tiktok_audiences.store import AudienceStore, meta_engine, sql_engine_from_connection
+        from tiktok_audiences.metadata import AudienceStore
+        from tiktok_audiences.metadata.engines import meta_engine, sql_engine_from_connection
 
         from tiktok_audiences.db import reachable
 

@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from tiktok_audiences.store import META_CONN_ID
+from tiktok_audiences.metadata import META_CONN_ID
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from tiktok_audiences.config import LookalikeDefinition
     from tiktok_audiences.hooks.tiktok import TikTokHook
-    from tiktok_audiences.store import AudienceStore
+    from tiktok_audiences.metadata import AudienceStore
 
 
 class _Waiting(Exception):
@@ -70,7 +70,8 @@ class TikTokLookalikeSyncOperator(BaseOperator):
         from tiktok_audiences.config import LookalikeDefinition
         from tiktok_audiences.db import reachable
         from tiktok_audiences.lookalike import LookalikeStatus
-        from tiktok_audiences.store import AudienceStore, LockHolder, meta_engine
+        from tiktok_audiences.metadata import AudienceStore, LockHolder
+        from tiktok_audiences.metadata.engines import meta_engine
 
         definition = LookalikeDefinition.from_dict(self.audience["lookalike"])
         store = AudienceStore(reachable(meta_engine(self.meta_conn_id), self.meta_conn_id, "metadata database"))
@@ -316,7 +317,8 @@ def record_lookalike_failure(context: dict[str, Any]) -> None:
 
     from tiktok_audiences.callbacks import _one_line
     from tiktok_audiences.lookalike import LookalikeStatus
-    from tiktok_audiences.store import AudienceStore, meta_engine
+    from tiktok_audiences.metadata import AudienceStore
+    from tiktok_audiences.metadata.engines import meta_engine
 
     task = context["task"]
     audience = getattr(task, "audience", None) or {}
@@ -336,7 +338,7 @@ def record_lookalike_failure(context: dict[str, Any]) -> None:
 
 
 def _now():
-    from tiktok_audiences.store import utcnow
+    from tiktok_audiences.metadata import utcnow
 
     return utcnow()
 

@@ -13,7 +13,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from tiktok_audiences.partner import CUSTOMER_FILE, PARTNER
 from tiktok_audiences.status import MIN_AUDIENCE_SIZE
-from tiktok_audiences.store import META_CONN_ID
+from tiktok_audiences.metadata import META_CONN_ID
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from tiktok_audiences.hooks.tiktok import TikTokHook
     from tiktok_audiences.membership import Identifiers
-    from tiktok_audiences.store import AudienceStore, LockHolder
+    from tiktok_audiences.metadata import AudienceStore, LockHolder
 
 #: TikTok recommends fewer than 50 file paths per create/update and accepts at most 500.
 MAX_FILE_PATHS = 50
@@ -86,7 +86,8 @@ class TikTokAudienceSyncOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from tiktok_audiences.db import reachable
-        from tiktok_audiences.store import AudienceStore, LockHolder, meta_engine
+        from tiktok_audiences.metadata import AudienceStore, LockHolder
+        from tiktok_audiences.metadata.engines import meta_engine
 
         store = AudienceStore(reachable(meta_engine(self.meta_conn_id), self.meta_conn_id, "metadata database"))
         store.migrate()
@@ -288,7 +289,7 @@ class TikTokAudienceSyncOperator(BaseOperator):
 
     def _finish_too_small(self, run: _Run) -> dict[str, Any]:
         from tiktok_audiences.status import AudienceStatus
-        from tiktok_audiences.store import utcnow
+        from tiktok_audiences.metadata import utcnow
 
         run.notes.append(
             f"{run.audience.size} contacts; TikTok needs at least {MIN_AUDIENCE_SIZE:,} matched users and refuses "
@@ -305,7 +306,7 @@ class TikTokAudienceSyncOperator(BaseOperator):
     def _finish_busy(self, run: _Run, err: Exception) -> dict[str, Any]:
         """TikTok refused an update as "being updated or under processing": record what was confirmed."""
         from tiktok_audiences.status import AudienceStatus
-        from tiktok_audiences.store import utcnow
+        from tiktok_audiences.metadata import utcnow
 
         sender = run.sender
         added, removed = (sender.added, sender.removed) if sender else (0, 0)
@@ -335,7 +336,7 @@ class TikTokAudienceSyncOperator(BaseOperator):
         Small with what the user can do; a full_resync then creates a new TikTok audience in its place.
         """
         from tiktok_audiences.status import AudienceStatus
-        from tiktok_audiences.store import utcnow
+        from tiktok_audiences.metadata import utcnow
 
         sender = run.sender
         added, removed = (sender.added, sender.removed) if sender else (0, 0)
@@ -423,7 +424,7 @@ class TikTokAudienceSyncOperator(BaseOperator):
     def _finish_sync(self, run: _Run, hook: TikTokHook, sender: _Sender | _PartnerSender) -> dict[str, Any]:
         """Read the audience back from TikTok and record status, match, size and the run."""
         from tiktok_audiences.status import match_rate, resolve_status, too_few_matched
-        from tiktok_audiences.store import utcnow
+        from tiktok_audiences.metadata import utcnow
 
         started = time.perf_counter()
         details = hook.get_audience(run.audience_id)
@@ -616,7 +617,7 @@ class _Sender:
                uploaded: tuple[list[str], pd.DataFrame, list[pd.DataFrame]] | None = None) -> str:
         """Create the audience from ``identifiers`` (or from files already ``uploaded`` for them)."""
         from tiktok_audiences.exceptions import TikTokRetryableError
-        from tiktok_audiences.store import utcnow
+        from tiktok_audiences.metadata import utcnow
 
         paths, created, rest = uploaded or self._upload_whole_set(identifiers, "create")
         # Journaled first: if the answer is lost, the adopted audience may hold any of them.
@@ -740,7 +741,7 @@ class _PartnerSender:
     def create(self, name: str, identifiers: pd.DataFrame) -> str:
         from tiktok_audiences.exceptions import TikTokRetryableError
         from tiktok_audiences.partner import partner_audience_name
-        from tiktok_audiences.store import utcnow
+        from tiktok_audiences.metadata import utcnow
 
         self.store.update_audience(self.key, create_started_at=utcnow())
         self.requests += 1

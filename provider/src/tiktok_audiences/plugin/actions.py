@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from tiktok_audiences.store import AudienceStore
+from tiktok_audiences.metadata import AudienceStore
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from tiktok_audiences.plugin.security import (
     require_connection_access,
     require_same_origin,
 )
-from tiktok_audiences.store import AudienceStore
+from tiktok_audiences.metadata import AudienceStore
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -48,7 +48,7 @@ NOTICES = {
 
 
 def get_store() -> Iterator[AudienceStore]:
-    from tiktok_audiences.store import meta_engine
+    from tiktok_audiences.metadata.engines import meta_engine
 
     store = AudienceStore(meta_engine())
     store.migrate()
@@ -88,7 +88,7 @@ def audiences_page(
     request: Request, user: GetUserDep, store: StoreDep, q: str = "", status_filter: str = "",
     notice: str = "", subject: str = "",
 ) -> Response:
-    from tiktok_audiences.store import utcnow
+    from tiktok_audiences.metadata import utcnow
 
     now = utcnow()
     readable = [raw for raw in store.list_audiences() if may_read_dag(user, raw["dag_id"])]

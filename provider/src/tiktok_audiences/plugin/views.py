@@ -11,7 +11,7 @@ from typing import Any
 
 from tiktok_audiences.cli import elapsed
 from tiktok_audiences.status import STATUS_EXPLANATIONS, AudienceStatus
-from tiktok_audiences.store import AudienceStore, utcnow
+from tiktok_audiences.metadata import AudienceStore, utcnow
 
 STATUSES: tuple[str, ...] = tuple(s.value for s in AudienceStatus)
 
