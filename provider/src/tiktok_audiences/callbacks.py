@@ -14,9 +14,8 @@ def record_failure(context: dict[str, Any]) -> None:
     Registered as ``on_failure_callback`` of the audience's tasks; it runs in the task's own process
     after the last retry, so what the user sees in the audiences table is why the run failed.
     """
+    from tiktok_audiences.metadata import META_CONN_ID, open_store, utcnow
     from tiktok_audiences.status import AudienceStatus
-    from tiktok_audiences.metadata import AudienceStore, utcnow
-    from tiktok_audiences.metadata.engines import meta_engine
 
     task = context["task"]
     audience = getattr(task, "audience", None)
@@ -26,8 +25,7 @@ def record_failure(context: dict[str, Any]) -> None:
     message = _one_line(str(error)) if error else f"task {task.task_id} failed"
     message = f"{task.task_id}: {message}"
     try:
-        store = AudienceStore(meta_engine(getattr(task, "meta_conn_id", "tiktok_audiences_meta")))
-        store.migrate()
+        store = open_store(getattr(task, "meta_conn_id", META_CONN_ID))
         store.register_audience(audience, context["dag"].dag_id, initial_status=AudienceStatus.PENDING.value)
         store.update_audience(
             audience["key"],

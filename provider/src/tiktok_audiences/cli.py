@@ -170,17 +170,15 @@ def elapsed(then: datetime, now: datetime) -> str:
 
 
 def _table(args: argparse.Namespace) -> int:
-    from tiktok_audiences.metadata import AudienceStore
-    from tiktok_audiences.metadata.engines import meta_engine
+    from tiktok_audiences.metadata import AudienceStore, open_store
 
     if args.meta_url:
         import sqlalchemy as sa
 
-        engine = sa.create_engine(args.meta_url)
+        store = AudienceStore(sa.create_engine(args.meta_url))
+        store.migrate()
     else:
-        engine = meta_engine()
-    store = AudienceStore(engine)
-    store.migrate()
+        store = open_store()
     rows = audience_rows(store)
     print(json.dumps(rows, indent=2) if args.json else format_table(rows))
     return 0
@@ -387,11 +385,9 @@ def _integration(args: argparse.Namespace) -> int:
 def _integration_setup(args: argparse.Namespace, lifecycle, *, username: str) -> int:
     from urllib.parse import parse_qs, urlsplit
 
-    from tiktok_audiences.metadata import AudienceStore
-    from tiktok_audiences.metadata.engines import meta_engine
+    from tiktok_audiences.metadata import open_store
 
-    store = AudienceStore(meta_engine())
-    store.migrate()
+    store = open_store()
     existing = lifecycle.describe_integration(args.conn_id)
     app_id = args.app_id or existing.app_id or lifecycle.default_app_id()
     if not app_id:

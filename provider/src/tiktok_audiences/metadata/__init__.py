@@ -7,7 +7,8 @@ lookalikes) live behind the ``tiktok_audiences_meta`` connection (default: a SQL
 Everything is SQLAlchemy Core, so any database with a SQLAlchemy dialect works.
 
 - :mod:`.schema`: the tables; :mod:`.migrations`: the append-only ``MIGRATIONS`` and ``migrate``.
-- :mod:`.engines`: engines (of this database, and of the contact database from its connection).
+- :mod:`.engines`: engines (of this database, and of the contact database from its connection)
+  and :func:`open_store`, what every task and callback opens.
 - One repository per table group: :mod:`.audiences`, :mod:`.runs`, :mod:`.members` (confirmed
   set and journal), :mod:`.snapshots`, :mod:`.locks`, :mod:`.oauth_states`, :mod:`.alerts`,
   :mod:`.lookalikes`; :mod:`.store` puts them together as :class:`AudienceStore`.
@@ -15,12 +16,13 @@ Everything is SQLAlchemy Core, so any database with a SQLAlchemy dialect works.
 May import: the standard library, sqlalchemy, pandas and pyarrow, :mod:`tiktok_audiences.pgcopy`
 (all COPY code) and :mod:`tiktok_audiences.membership` (the ``Identifiers`` type). Never the
 operators, hooks, plugin or CLI; Airflow only in :mod:`.engines`, imported inside the functions
-that build an engine from an Airflow connection.
+that build an engine from an Airflow connection (plus :mod:`tiktok_audiences.db` for the
+"unreachable" error :func:`open_store` raises).
 """
 
-from tiktok_audiences.metadata.engines import META_CONN_ID
+from tiktok_audiences.metadata.engines import META_CONN_ID, open_store
 from tiktok_audiences.metadata.locks import LockHolder
 from tiktok_audiences.metadata.schema import utcnow
 from tiktok_audiences.metadata.store import AudienceStore
 
-__all__ = ["META_CONN_ID", "AudienceStore", "LockHolder", "utcnow"]
+__all__ = ["META_CONN_ID", "AudienceStore", "LockHolder", "open_store", "utcnow"]

@@ -1,4 +1,4 @@
-"""Engines of the metadata database (and of the contact database).
+"""Engines of the metadata database (and of the contact database), and :func:`open_store`.
 
 The one module of ``metadata/`` that knows Airflow: an engine is built from an Airflow connection
 here, with Airflow imported inside the functions that need it, so the rest of the package (and
@@ -8,12 +8,29 @@ code that builds its engine itself: tests, the CLI's ``--meta-url``, the benchma
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+if TYPE_CHECKING:
+    from tiktok_audiences.metadata.store import AudienceStore
+
 META_CONN_ID = "tiktok_audiences_meta"
+
+
+def open_store(conn_id: str = META_CONN_ID) -> AudienceStore:
+    """The metadata store behind ``conn_id``, checked reachable and migrated: what a task opens first.
+
+    :raises tiktok_audiences.db.DatabaseUnreachable: naming the connection and the fix (Airflow
+        retries the task)
+    """
+    from tiktok_audiences.db import reachable
+    from tiktok_audiences.metadata.store import AudienceStore
+
+    store = AudienceStore(reachable(meta_engine(conn_id), conn_id, "metadata database"))
+    store.migrate()
+    return store
 
 
 def meta_engine(conn_id: str = META_CONN_ID) -> Engine:

@@ -51,16 +51,13 @@ class AudienceAlertsOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from tiktok_audiences import alerts
-        from tiktok_audiences.db import reachable
-        from tiktok_audiences.metadata import AudienceStore
-        from tiktok_audiences.metadata.engines import meta_engine
+        from tiktok_audiences.metadata import open_store
 
         settings = self._settings()
         if not settings.active:
             self.log.info("No alert channel or event configured for this audience; nothing to do")
             return {"events": [], "sent": [], "already_sent": []}
-        store = AudienceStore(reachable(meta_engine(self.meta_conn_id), self.meta_conn_id, "metadata database"))
-        store.migrate()
+        store = open_store(self.meta_conn_id)
         key, run_id = self.audience["key"], context["run_id"]
         found = store.alert_facts(key, run_id)
         run = found["run"] or {}

@@ -62,14 +62,12 @@ class AudienceMembersExtractOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from tiktok_audiences import extract, staging
-        from tiktok_audiences.metadata import AudienceStore
-        from tiktok_audiences.metadata.engines import meta_engine, sql_engine_from_connection
-
         from tiktok_audiences.db import reachable
+        from tiktok_audiences.metadata import open_store
+        from tiktok_audiences.metadata.engines import sql_engine_from_connection
 
         key = self.audience["key"]
-        store = AudienceStore(reachable(meta_engine(self.meta_conn_id), self.meta_conn_id, "metadata database"))
-        store.migrate()
+        store = open_store(self.meta_conn_id)
         snapshot = store.load_segment_snapshot(key)
         remembered = {sid: store.load_snapshot_members(key, sid) for sid, seg in snapshot.items() if seg["criteria"] is None}
 

@@ -68,14 +68,11 @@ class TikTokLookalikeSyncOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from tiktok_audiences.config import LookalikeDefinition
-        from tiktok_audiences.db import reachable
         from tiktok_audiences.lookalike import LookalikeStatus
-        from tiktok_audiences.metadata import AudienceStore, LockHolder
-        from tiktok_audiences.metadata.engines import meta_engine
+        from tiktok_audiences.metadata import LockHolder, open_store
 
         definition = LookalikeDefinition.from_dict(self.audience["lookalike"])
-        store = AudienceStore(reachable(meta_engine(self.meta_conn_id), self.meta_conn_id, "metadata database"))
-        store.migrate()
+        store = open_store(self.meta_conn_id)
         key = self.audience["key"]
         store.register_lookalike(key, definition.name, initial_status=LookalikeStatus.WAITING.value)
         # The audience's own lock: no sync of its source (a backfill, say) changes it underneath.
@@ -317,8 +314,7 @@ def record_lookalike_failure(context: dict[str, Any]) -> None:
 
     from tiktok_audiences.callbacks import _one_line
     from tiktok_audiences.lookalike import LookalikeStatus
-    from tiktok_audiences.metadata import AudienceStore
-    from tiktok_audiences.metadata.engines import meta_engine
+    from tiktok_audiences.metadata import open_store
 
     task = context["task"]
     audience = getattr(task, "audience", None) or {}
@@ -327,8 +323,7 @@ def record_lookalike_failure(context: dict[str, Any]) -> None:
     error = context.get("exception")
     message = f"{task.task_id}: {_one_line(str(error)) if error else 'failed'}"
     try:
-        store = AudienceStore(meta_engine(getattr(task, "meta_conn_id", META_CONN_ID)))
-        store.migrate()
+        store = open_store(getattr(task, "meta_conn_id", META_CONN_ID))
         store.register_lookalike(audience["key"], audience["lookalike"]["name"],
                                  initial_status=LookalikeStatus.FAILED.value)
         store.update_lookalike(audience["key"], status=LookalikeStatus.FAILED.value, status_message=message,

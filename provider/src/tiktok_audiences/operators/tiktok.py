@@ -85,12 +85,9 @@ class TikTokAudienceSyncOperator(BaseOperator):
     # -- Airflow entry point ------------------------------------------------------------------
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from tiktok_audiences.db import reachable
-        from tiktok_audiences.metadata import AudienceStore, LockHolder
-        from tiktok_audiences.metadata.engines import meta_engine
+        from tiktok_audiences.metadata import LockHolder, open_store
 
-        store = AudienceStore(reachable(meta_engine(self.meta_conn_id), self.meta_conn_id, "metadata database"))
-        store.migrate()
+        store = open_store(self.meta_conn_id)
         key = self.audience["key"]
         holder = LockHolder.for_run(context["run_id"])
         self._acquire(store, holder)

@@ -48,10 +48,9 @@ NOTICES = {
 
 
 def get_store() -> Iterator[AudienceStore]:
-    from tiktok_audiences.metadata.engines import meta_engine
+    from tiktok_audiences.metadata import open_store
 
-    store = AudienceStore(meta_engine())
-    store.migrate()
+    store = open_store()
     try:
         yield store
     finally:
