@@ -9,10 +9,13 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# An .egg-info left in src/ by an older install would be a second copy of the distribution (see provider/setup.cfg).
 install: $(BIN)/python
+	rm -rf provider/src/*.egg-info sandbox/src/*.egg-info
 	$(BIN)/pip install --quiet -r requirements.txt
 
 install-dev: $(BIN)/python
+	rm -rf provider/src/*.egg-info sandbox/src/*.egg-info
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 
 ## Build the demo contact database (SQLite), start the TikTok sandbox, run every audience DAG, print the table.
