@@ -3,16 +3,19 @@ VENV ?= .venv
 PYTHON ?= python3.11
 BIN := $(VENV)/bin
 
-.PHONY: demo test install install-dev validate sandbox airflow-ui clean
+.PHONY: demo test install install-dev validate sandbox airflow-ui dist clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# An .egg-info left in src/ by an older install would be a second copy of the distribution (see provider/setup.cfg).
 install: $(BIN)/python
+	rm -rf provider/src/*.egg-info sandbox/src/*.egg-info
 	$(BIN)/pip install --quiet -r requirements.txt
 
 install-dev: $(BIN)/python
+	rm -rf provider/src/*.egg-info sandbox/src/*.egg-info
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 
 ## Build the demo contact database (SQLite), start the TikTok sandbox, run every audience DAG, print the table.
@@ -36,8 +39,13 @@ sandbox: install
 airflow-ui: install
 	bash scripts/airflow-ui.sh
 
+## Build the wheels and sdists of both distributions into dist/ (provider: tiktok-audience-sync; sandbox).
+dist: install-dev
+	$(BIN)/python -m build --outdir dist provider
+	$(BIN)/python -m build --outdir dist sandbox
+
 clean:
-	rm -rf .demo .pytest_cache
+	rm -rf .demo .pytest_cache dist
 
 ## Benchmark (issue 5): first / incremental (1% churn) / no-change / naive REPLACE syncs vs the floor,
 ## written to bench/results/ (results.json, results.md, bench.png). Sizes: make bench BENCH_SIZES="100000 1000000 10000000"

@@ -1,27 +1,21 @@
-"""Airflow plugin entry point: the TikTok Audiences page in Airflow's navigation.
+"""Fallback registration of the TikTok Audiences page, for a provider installed without metadata.
 
-Only this file lives in ``plugins/`` (Airflow imports each file there as a top-level module named
-after its stem); the app itself is ``tiktok_audiences.plugin`` in the provider package.
+The page's plugin is registered by the provider's ``airflow.plugins`` entry point
+(``tiktok_audiences.plugin.airflow_plugin``): any Airflow where ``tiktok-audience-sync`` is
+installed, an Astro image included, gets the page without this file. The file stays for one case:
+``tiktok_audiences`` importable while its installed distribution's metadata lacks that entry point
+(the source on ``PYTHONPATH`` over another checkout's install, or an editable install made before the
+entry point existed; ``make install`` refreshes it). Then it registers the page itself.
+
+Otherwise it defines nothing, so the page is never registered twice: Airflow 3.3 loads ``plugins/``
+first, then entry points, and a second plugin with the same name is skipped and reported as a plugin
+import error ("Plugin ... already registered, skipping"; ``airflow/plugins_manager.py``, ``_get_plugins``
+in apache/airflow 3.3).
 """
 
 from __future__ import annotations
 
-from airflow.plugins_manager import AirflowPlugin
+from importlib.metadata import entry_points
 
-from tiktok_audiences.plugin import URL_PREFIX, URL_ROUTE
-from tiktok_audiences.plugin.app import create_app
-
-
-class TikTokAudiencesPlugin(AirflowPlugin):
-    name = "tiktok_audiences"
-    fastapi_apps = [{"app": create_app(), "url_prefix": URL_PREFIX, "name": "TikTok Audiences"}]
-    external_views = [
-        {
-            "name": "TikTok Audiences",
-            # Relative, so the page also works when Airflow is served under a base path.
-            "href": URL_PREFIX.lstrip("/") + "/",
-            "url_route": URL_ROUTE,
-            "destination": "nav",
-            "category": "browse",
-        }
-    ]
+if not entry_points(group="airflow.plugins", name="tiktok_audiences"):
+    from tiktok_audiences.plugin.airflow_plugin import TikTokAudiencesPlugin  # noqa: F401

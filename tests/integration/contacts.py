@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 import sqlalchemy as sa
 
-from tiktok_audiences.demo import create_reference_schema
+from tiktok_sandbox.demo_data import create_reference_schema
 
 
 def sha(value: str) -> str:

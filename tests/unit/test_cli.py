@@ -50,3 +50,17 @@ def test_table_shows_a_lookalike_under_its_audience():
     lines = table.splitlines()
     assert lines[3].split() == ["lookalike:", "VIP", "(lookalike)", "-", "52,320", "Active", "3", "hours", "ago"]
     assert "  VIP (lookalike): created" in lines
+
+
+def test_demo_commands_name_the_fix_when_the_sandbox_distribution_is_missing(tmp_path, monkeypatch):
+    """The runtime provider ships no sandbox: without it, demo and demo-db say how to install it."""
+    import sys
+
+    import pytest
+
+    monkeypatch.setitem(sys.modules, "tiktok_sandbox", None)  # as if tiktok-audience-sync-sandbox were absent
+    for argv in (["demo-db", "--url", f"sqlite:///{tmp_path / 'contacts.db'}"], ["demo", "--home", str(tmp_path)]):
+        with pytest.raises(SystemExit) as stopped:
+            main(argv)
+        assert "pip install ./sandbox" in str(stopped.value.code)
+    assert not (tmp_path / "contacts.db").exists()

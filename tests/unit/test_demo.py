@@ -1,4 +1,4 @@
-"""Unit tests for tiktok_audiences.demo on SQLite (pure Python, no Airflow).
+"""Unit tests for tiktok_sandbox.demo_data on SQLite (pure Python, no Airflow).
 
 The PostgreSQL test uses the test server of the integration suite when it is
 reachable (scripts/start-postgres.sh or TIKTOK_TEST_POSTGRES_URL) and is skipped
@@ -15,7 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from tiktok_audiences.demo import (
+from tiktok_audiences.identifiers import hash_members
+from tiktok_sandbox.demo_data import (
     DEMO_SEGMENTS,
     SEGMENTS,
     DemoSummary,
@@ -23,7 +24,6 @@ from tiktok_audiences.demo import (
     create_reference_schema,
     generate_contacts,
 )
-from tiktok_audiences.identifiers import hash_members
 
 # Same server and override variable as the integration suite.
 from tests.fixtures import DEFAULT_POSTGRES_URL, POSTGRES_URL_ENV

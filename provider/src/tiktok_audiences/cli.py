@@ -82,10 +82,31 @@ def _validate(args: argparse.Namespace) -> int:
 # -- demo-db ------------------------------------------------------------------------------------
 
 
+#: What ``demo`` and ``demo-db`` need beyond the runtime provider, and where it lives in the repository.
+SANDBOX_MISSING = (
+    "The demo needs the TikTok sandbox distribution (tiktok-audience-sync-sandbox: the fake TikTok "
+    "API and the demo data builder), which is not installed. Fix: pip install ./sandbox "
+    "(from the repository root; `make demo` installs it)."
+)
+
+
+def _require_sandbox() -> None:
+    """Stop with :data:`SANDBOX_MISSING` unless the sandbox distribution is importable.
+
+    The runtime provider does not depend on the sandbox, so the demo commands import it only when
+    they run, after this check, and a missing sandbox reads as the fix instead of a traceback.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("tiktok_sandbox") is None:
+        raise SystemExit(SANDBOX_MISSING)
+
+
 def _demo_db(args: argparse.Namespace) -> int:
     import sqlalchemy as sa
 
-    from tiktok_audiences.demo import build_demo_database
+    _require_sandbox()
+    from tiktok_sandbox.demo_data import build_demo_database
 
     started = time.perf_counter()
     summary = build_demo_database(sa.create_engine(args.url), contacts=args.contacts, seed=args.seed)
@@ -238,15 +259,17 @@ def _demo(args: argparse.Namespace) -> int:
     """Build the demo contact database, start the sandbox, run every audience DAG, print the table."""
     import shutil
 
+    _require_sandbox()
+    from tiktok_sandbox.config import SandboxConfig
+    from tiktok_sandbox.demo_data import build_demo_database, population_hashes, register_population
+    from tiktok_sandbox.server import SandboxServer
+
     home = (PROJECT_DIR / args.home).resolve()
     shutil.rmtree(home, ignore_errors=True)  # the demo always starts from scratch
     airflow_home = home / "airflow"
     airflow_home.mkdir(parents=True)
     contacts_path = home / "contacts.db"
     meta_path = home / "tiktok_audiences_meta.db"
-
-    from tiktok_sandbox.config import SandboxConfig
-    from tiktok_sandbox.server import SandboxServer
 
     # Processing takes 2 s in the demo (24-48 h on TikTok): the first pass leaves audiences
     # Initiating, the second pass (an incremental sync with nothing to change) finds them Active.
@@ -257,8 +280,6 @@ def _demo(args: argparse.Namespace) -> int:
     os.environ.update(demo_environment(PROJECT_DIR, airflow_home, contacts_path, meta_path, url, config))
     try:
         import sqlalchemy as sa
-
-        from tiktok_audiences.demo import build_demo_database, population_hashes, register_population
 
         started = time.perf_counter()
         summary = build_demo_database(sa.create_engine(f"sqlite:///{contacts_path}"), contacts=args.contacts)

@@ -1,7 +1,13 @@
 """Provider metadata read by Airflow's providers manager (entry point ``apache_airflow_provider``).
 
 Registering the ``tiktok_ads`` connection type here is what gives the integration its own form in
-the Airflow UI; a hook shipped under ``plugins/`` cannot do that.
+the Airflow UI; a hook shipped under ``plugins/`` cannot do that. The keys are those of Airflow's
+``provider_info.schema.json`` (as apache/airflow ``providers/http/.../get_provider_info.py`` uses them).
+
+``plugins`` lists the page's plugin for ``airflow providers plugins``; Airflow loads it from the
+``airflow.plugins`` entry point (``provider/pyproject.toml``), as Airflow's own OpenLineage provider
+declares its plugin both ways. ``tests/unit/test_provider_info.py`` checks every module and class
+named here exists, and that every hook and operator module is named.
 """
 
 from __future__ import annotations
@@ -29,8 +35,9 @@ def get_provider_info() -> dict[str, Any]:
             {
                 "integration-name": "TikTok Ads",
                 "python-modules": [
-                    "tiktok_audiences.operators.tiktok",
                     "tiktok_audiences.operators.extract",
+                    "tiktok_audiences.operators.tiktok",
+                    "tiktok_audiences.operators.lookalike",
                     "tiktok_audiences.operators.alerts",
                 ],
             }
@@ -64,6 +71,12 @@ def get_provider_info() -> dict[str, Any]:
                         "schema": {"type": ["string", "null"], "pattern": "^(customer_file|partner)?$"},
                     },
                 },
+            }
+        ],
+        "plugins": [
+            {
+                "name": "tiktok_audiences",
+                "plugin-class": "tiktok_audiences.plugin.airflow_plugin.TikTokAudiencesPlugin",
             }
         ],
     }

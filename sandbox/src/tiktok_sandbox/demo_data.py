@@ -1,4 +1,9 @@
-"""Build the demo contact database in the package's reference schema.
+"""Build the demo contact database in tiktok_audiences' reference schema, and its TikTok users.
+
+Part of the sandbox distribution, not of the runtime provider: with the sandbox it is what the demo
+(``tiktok-audiences demo`` / ``demo-db``), the tests and the benchmark need to run without TikTok.
+It imports ``tiktok_audiences`` only inside :func:`population_hashes` (to hash exactly as the sync
+task does); no module of the sandbox server imports this one.
 
 The demo database stands in for a real marketing contact database: a
 ``contacts`` table with messy real-world identifiers, a ``segments`` table with
