@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -48,8 +49,25 @@ def postgres_database(postgres_admin: sa.Engine) -> Iterator[sa.Engine]:
     engine = sa.create_engine(postgres_admin.url.set(database=name))
     yield engine
     engine.dispose()
-    with postgres_admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    _drop_database(postgres_admin, name)
+
+
+def _drop_database(admin: sa.Engine, name: str, attempts: int = 10) -> None:
+    """Drop a test database, retrying while PostgreSQL refuses to end a backend still attached to it.
+
+    ``WITH (FORCE)`` terminates the other sessions, but a backend our role may not signal (an
+    autovacuum worker, or a session still closing) makes the drop fail with InsufficientPrivilege
+    for a moment; waiting briefly and retrying is what the server expects.
+    """
+    for attempt in range(attempts):
+        try:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            return
+        except sa.exc.DBAPIError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5)
 
 
 @dataclass

@@ -14,7 +14,7 @@ from tests.integration.contacts import ContactDatabase, expected_identifiers
 pytestmark = pytest.mark.integration
 
 
-def test_three_simultaneous_runs_send_each_change_once(audience_env, api):
+def test_three_simultaneous_runs_send_each_change_once(audience_env, api, tmp_path):
     db = ContactDatabase(audience_env.contacts)
     db.add_contacts(range(1, 1601))
     db.add_segment(1, "First 1400", criteria="contact_id <= 1400")
@@ -25,13 +25,16 @@ def test_three_simultaneous_runs_send_each_change_once(audience_env, api):
 
     script = Path(__file__).with_name("run_dag.py")
     # Like a scheduled run, a manual run and a backfill, all started at once.
+    logs = [tmp_path / f"run-{n}.log" for n in range(3)]
     runs = [
         subprocess.Popen([sys.executable, str(script), "together"], env=os.environ.copy(),
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        for _ in range(3)
+                         stdout=log.open("w"), stderr=subprocess.STDOUT, text=True)
+        for log in logs
     ]
-    outcomes = [(run.wait(timeout=300), run.stderr.read()[-2000:]) for run in runs]
-    assert [code for code, _ in outcomes] == [0, 0, 0], outcomes
+    codes = [run.wait(timeout=300) for run in runs]
+    assert codes == [0, 0, 0], "\n\n".join(
+        _failure_lines(log.read_text()) for code, log in zip(codes, logs, strict=True) if code
+    )
 
     write = {"customer_file": "custom_audience/update", "partner": "segment/mapping"}[api]
     updates = [r for r in audience_env.sandbox.control("GET", "requests") if write in r["path"]]
@@ -41,3 +44,12 @@ def test_three_simultaneous_runs_send_each_change_once(audience_env, api):
     history = audience_env.store().run_history("together")
     changed = expected_identifiers(range(1401, 1501)) | expected_identifiers(range(1, 101))
     assert sum(h["added"] + h["removed"] for h in history[:3]) == len(changed)
+
+
+def _failure_lines(log: str) -> str:
+    """The lines of a run's log that say why it failed (errors and tracebacks), at most 60."""
+    lines = log.splitlines()
+    marks = [i for i, line in enumerate(lines) if "ERROR" in line or "Traceback" in line or "Exception" in line]
+    if not marks:
+        return "\n".join(lines[-40:])
+    return "\n".join(lines[max(marks[0] - 5, 0): marks[0] + 55])

@@ -144,6 +144,22 @@ def test_failed_run_leaves_previous_cache_current(contacts, tmp_path):
     assert stats.cache == "warm" and stats.hashed == 0 and rows == first
 
 
+def test_a_run_still_reading_a_replaced_generation_can_finish(contacts, tmp_path):
+    """Runs of one audience extract concurrently (a backfill, a manual run): commits of others must
+    not delete the generation a run has loaded and is about to read."""
+    folder = tmp_path / "cache"
+    first, _ = members(contacts, [1], folder)
+    with extract.read_only(contacts.engine) as conn:
+        cached = identifier_cache.load(folder, cache_key(TYPES, extract.digest_kind(conn)))
+    assert cached is not None
+    for n in range(2):  # meanwhile two other runs commit newer generations
+        contacts.execute("UPDATE contacts SET email = :e WHERE contact_id = 3", e=f"moved{n}@example.com")
+        members(contacts, [1], folder)
+    rows = {(c, k) for table in cached.members(cached.contact_ids)
+            for c, k in zip(table.column("contact_id").to_pylist(), table.column("key").to_pylist(), strict=True)}
+    assert rows == first
+
+
 def test_cache_files_hold_no_raw_identifiers(contacts, tmp_path):
     folder = tmp_path / "cache"
     members(contacts, [1], folder)

@@ -9,7 +9,10 @@ cache keeps, from the last extraction:
   (:data:`tiktok_audiences.extract.PG_DIGEST`) — and the outcome code of each identifier column
   (hashed, missing or the invalid reason, to recount what the run reports);
 * ``<generation>-members.parquet``: the contact's identifiers as 33-byte keys (the staging member rows);
-* ``manifest.json``: which generation is current and the key it was computed under.
+* ``manifest.json``: which generation is current, the key it was computed under, and the
+  generations it replaced in the last :data:`RETIRED_GRACE` (their files stay, so a run of the same
+  audience that started reading one of them — backfills and manual runs extract concurrently,
+  only the sync is locked — can finish reading it).
 
 A run streams only ``contact_id, digest`` of the segments' contacts, reuses the hashes of every
 contact whose digest is unchanged, fetches and hashes only new and changed contacts, and writes
@@ -38,7 +41,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -64,6 +67,9 @@ log = logging.getLogger(__name__)
 CACHE_ENV = "TIKTOK_AUDIENCES_CACHE_URL"
 FORMAT_VERSION = 2  # 2: members as 33-byte keys
 MANIFEST = "manifest.json"
+#: How long a replaced generation's files are kept for runs still reading it (a read of a 10M-contact
+#: generation takes well under a minute).
+RETIRED_GRACE = timedelta(hours=1)
 #: Above this share of new or changed contacts, streaming everything beats fetching them by id.
 FULL_READ_SHARE = 0.5
 _OFF = {"", "off", "none", "false", "0"}
@@ -254,13 +260,16 @@ class CacheWriter:
     def commit(self) -> None:
         """Make this generation current and delete older ones (except ``keep``)."""
         self._close()
+        now = datetime.now(UTC)
+        retired = _retired_generations(self.folder, now)
         manifest = {"key": self.key, "generation": self.generation, "contacts": self.contacts,
-                    "written_at": datetime.now(UTC).isoformat()}
+                    "written_at": now.isoformat(), "retired": retired}
         # Written after both files are complete: a torn manifest is unreadable JSON, so ignored.
         (self.folder / MANIFEST).write_text(json.dumps(manifest, sort_keys=True))
+        kept = {self.generation, *retired, *([self.keep] if self.keep else [])}
         for path in self.folder.iterdir():
             name = path.name
-            if name == MANIFEST or name.startswith(self.generation) or (self.keep and name.startswith(self.keep)):
+            if name == MANIFEST or any(name.startswith(f"{generation}-") for generation in kept):
                 continue
             try:
                 path.unlink()
@@ -280,6 +289,24 @@ class CacheWriter:
                     path.unlink()
             except OSError:  # pragma: no cover
                 pass
+
+
+def _retired_generations(folder, now: datetime) -> dict[str, str]:
+    """The generations replaced within :data:`RETIRED_GRACE`, the current one included (it is being replaced)."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+    except Exception:  # noqa: BLE001 - no or unreadable manifest: nothing was current
+        return {}
+    retired = {}
+    for generation, since in dict(manifest.get("retired") or {}).items():
+        try:
+            if now - datetime.fromisoformat(since) < RETIRED_GRACE:
+                retired[str(generation)] = since
+        except (TypeError, ValueError):
+            continue
+    if manifest.get("generation"):
+        retired[str(manifest["generation"])] = now.isoformat()
+    return retired
 
 
 # ------------------------------------------------------------------------------ a role's members

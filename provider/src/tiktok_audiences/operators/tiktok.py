@@ -750,7 +750,7 @@ class _PartnerSender:
         self.store.update_audience(self.key, tiktok_audience_id=audience_id, create_started_at=None,
                                    advertiser_id=self.hook.advertiser_id, calculate_type=None, api=PARTNER)
         self.audience_id = audience_id
-        self.store.confirm_replaced(self.key, identifiers.iloc[0:0])  # a new audience starts empty
+        self.store.forget_confirmed(self.key)  # a new audience starts empty (the journal too)
         self.operator.log.info("Created TikTok audience %s (Partner, empty); adding %d identifiers", audience_id,
                                len(identifiers))
         self.apply(audience_id, identifiers, identifiers.iloc[0:0])
