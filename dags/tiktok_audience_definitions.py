@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tiktok_audiences.config import AudienceDefinitionError, audiences_dir, load_audiences
+from tiktok_audiences.definitions.files import AudienceDefinitionError, audiences_dir, load_audiences
 
 _definitions, _problems = load_audiences(audiences_dir(Path(__file__).resolve().parent.parent / "include" / "audiences"))
 if _problems:

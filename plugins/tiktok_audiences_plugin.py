@@ -1,7 +1,7 @@
 """Fallback registration of the TikTok Audiences page, for a provider installed without metadata.
 
 The page's plugin is registered by the provider's ``airflow.plugins`` entry point
-(``tiktok_audiences.plugin.airflow_plugin``): any Airflow where ``tiktok-audience-sync`` is
+(``tiktok_audiences.ui.airflow_plugin``): any Airflow where ``tiktok-audience-sync`` is
 installed, an Astro image included, gets the page without this file. The file stays for one case:
 ``tiktok_audiences`` importable while its installed distribution's metadata lacks that entry point
 (the source on ``PYTHONPATH`` over another checkout's install, or an editable install made before the
@@ -18,4 +18,4 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 
 if not entry_points(group="airflow.plugins", name="tiktok_audiences"):
-    from tiktok_audiences.plugin.airflow_plugin import TikTokAudiencesPlugin  # noqa: F401
+    from tiktok_audiences.ui.airflow_plugin import TikTokAudiencesPlugin  # noqa: F401

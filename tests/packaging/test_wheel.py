@@ -119,7 +119,7 @@ def test_built_wheel_installs_next_to_airflow_without_the_sandbox(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert not [n for n in names if n.startswith("tiktok_sandbox")], "the wheel ships the sandbox"
     assert not [n for n in names if n.endswith("/demo.py") or "demo_data" in n], "the wheel ships the demo builder"
-    assert "tiktok_audiences/plugin/templates/audiences.html" in names
+    assert "tiktok_audiences/ui/templates/audiences.html" in names
 
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True, system_site_packages=False).create(env_dir)
@@ -152,7 +152,7 @@ def test_built_wheel_installs_next_to_airflow_without_the_sandbox(tmp_path):
     assert found["provider_version"] == "0.1.0"
     assert found["hook"] == ["tiktok_audiences.hooks.tiktok.TikTokHook"]
     assert found["form_fields"] == ["advertiser_id", "api", "app_id"]
-    assert found["provider_plugins"] == ["tiktok_audiences.plugin.airflow_plugin.TikTokAudiencesPlugin"]
+    assert found["provider_plugins"] == ["tiktok_audiences.ui.airflow_plugin.TikTokAudiencesPlugin"]
     assert found["plugins"] == [["tiktok_audiences", "EntryPointSource"]]
     assert found["plugin_errors"] == {}
     assert "/tiktok-audiences" in found["fastapi_prefixes"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from tiktok_audiences.plugin.chart import history_chart
+from tiktok_audiences.ui.chart import history_chart
 
 
 def test_no_points_gives_a_note_not_an_empty_chart():

@@ -60,7 +60,7 @@ class TestPage:
         assert "67.3%" in vip and "3,887" in vip and "Active" in vip and "3 hours ago" in vip
 
     def test_status_carries_the_briefs_explanation_as_tooltip(self, client, seeded):
-        from tiktok_audiences.status import STATUS_EXPLANATIONS, AudienceStatus
+        from tiktok_audiences.sync.status import STATUS_EXPLANATIONS, AudienceStatus
 
         html = as_user(client, "viewer").get(PAGE).text
         assert f'title="{STATUS_EXPLANATIONS[AudienceStatus.ACTIVE]}"' in html
@@ -143,7 +143,7 @@ class TestPage:
 class TestAudienceActions:
     def test_trigger_needs_the_dag_run_right(self, client, seeded, monkeypatch):
         calls = []
-        monkeypatch.setattr("tiktok_audiences.plugin.actions.trigger_sync", lambda dag_id, **kw: calls.append((dag_id, kw)))
+        monkeypatch.setattr("tiktok_audiences.ui.actions.trigger_sync", lambda dag_id, **kw: calls.append((dag_id, kw)))
         path = f"{PAGE}audiences/tiktok_audience__vip/sync"
         assert as_user(client, "viewer").post(path, headers={"Origin": ORIGIN}).status_code == 403
         response = as_user(client, "user").post(path, data={"full_resync": "true"}, headers={"Origin": ORIGIN},
@@ -153,7 +153,7 @@ class TestAudienceActions:
         assert "notice=full_resync" in response.headers["location"]
 
     def test_cross_site_post_is_refused(self, client, seeded, monkeypatch):
-        monkeypatch.setattr("tiktok_audiences.plugin.actions.trigger_sync", lambda *a, **k: pytest.fail("triggered"))
+        monkeypatch.setattr("tiktok_audiences.ui.actions.trigger_sync", lambda *a, **k: pytest.fail("triggered"))
         path = f"{PAGE}audiences/tiktok_audience__vip/sync"
         as_user(client, "admin")
         assert client.post(path).status_code == 403

@@ -5,7 +5,7 @@ from __future__ import annotations
 from airflow.sdk.exceptions import AirflowFailException
 
 from tiktok_audiences.callbacks import failure_kind
-from tiktok_audiences.exceptions import TikTokAuthError
+from tiktok_audiences.tiktok.errors import TikTokAuthError
 
 
 def test_auth_error_behind_the_fail_exception_is_found():

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from tiktok_audiences.identifiers import hash_members
+from tiktok_audiences.members.identifiers import hash_members
 from tiktok_sandbox.demo_data import (
     DEMO_SEGMENTS,
     SEGMENTS,

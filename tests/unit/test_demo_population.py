@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 import requests
 import sqlalchemy as sa
-from tiktok_audiences.identifiers import InvalidIdentifier, Normalization, hash_identifiers, hash_members
-from tiktok_audiences.status import match_rate
+from tiktok_audiences.members.identifiers import InvalidIdentifier, Normalization, hash_identifiers, hash_members
+from tiktok_audiences.sync.status import match_rate
 from tiktok_sandbox import SandboxConfig, SandboxServer
 from tiktok_sandbox.demo_data import DEMO_SEGMENTS, build_demo_database, population_hashes, register_population
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tiktok_audiences.exceptions import (
+from tiktok_audiences.tiktok.errors import (
     RETRYABLE_CODES,
     TikTokApiError,
     TikTokRetryableError,
@@ -115,7 +115,7 @@ TOO_FEW = "The audience was created with an audience size of 0 (less than 1000 m
 
 @pytest.mark.parametrize("message", [BUSY, "Parameter error: audience 7300 is being updated", "audience under processing"])
 def test_busy_wording_of_40002_is_busy_and_transient(message):
-    from tiktok_audiences.exceptions import TikTokAudienceBusy, is_busy_refusal
+    from tiktok_audiences.tiktok.errors import TikTokAudienceBusy, is_busy_refusal
 
     error = coded(40002, message=message)
     assert isinstance(error, TikTokAudienceBusy) and is_busy_refusal(error)
@@ -124,7 +124,7 @@ def test_busy_wording_of_40002_is_busy_and_transient(message):
 
 @pytest.mark.parametrize("message", [TOO_FEW, "fewer than 1,000 matched users", "audience size of 0"])
 def test_too_few_matches_wording_of_40002_is_permanent(message):
-    from tiktok_audiences.exceptions import TikTokTooFewMatches, is_too_few_matches_refusal
+    from tiktok_audiences.tiktok.errors import TikTokTooFewMatches, is_too_few_matches_refusal
 
     error = coded(40002, message=message)
     assert isinstance(error, TikTokTooFewMatches) and is_too_few_matches_refusal(error)
@@ -139,7 +139,7 @@ def test_too_few_matches_wording_of_40002_is_permanent(message):
      (40007, TOO_FEW)],
 )
 def test_other_refusals_are_neither_busy_nor_too_few_matches(code, message):
-    from tiktok_audiences.exceptions import (
+    from tiktok_audiences.tiktok.errors import (
         TikTokAudienceBusy,
         TikTokTooFewMatches,
         is_busy_refusal,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tiktok_audiences.guards import check_removals, max_removal_share
+from tiktok_audiences.sync.guards import check_removals, max_removal_share
 
 
 def verdict(**kwargs):

@@ -9,9 +9,9 @@ import pytest
 import sqlalchemy as sa
 
 from tests.integration.contacts import ContactDatabase, email, maid
-from tiktok_audiences import extract, identifier_cache
-from tiktok_audiences.identifier_cache import RoleStats, cache_key, role_members, unchanged_contacts
-from tiktok_audiences.identifiers import Normalization
+from tiktok_audiences.members import extract, identifier_cache
+from tiktok_audiences.members.identifier_cache import RoleStats, cache_key, role_members, unchanged_contacts
+from tiktok_audiences.members.identifiers import Normalization
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "include" / "sql"
 TYPES = ["email", "phone", "maid"]

@@ -1,4 +1,4 @@
-"""Unit tests for tiktok_audiences.identifiers (pure Python, no Airflow)."""
+"""Unit tests for tiktok_audiences.members.identifiers (pure Python, no Airflow)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tiktok_audiences.identifiers import (
+from tiktok_audiences.members.identifiers import (
     ID_TYPES,
     REASONS,
     TIKTOK_CALCULATE_TYPE,

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from tiktok_audiences.config import (
+from tiktok_audiences.definitions.files import (
     LookalikeDefinition,
     default_lookalike_name,
     load_audiences,
     lookalike_spec_hash,
     parse_audience_file,
 )
-from tiktok_audiences.lookalike import (
+from tiktok_audiences.sync.lookalike import (
     describe_spec_change,
     find_interrupted_create,
     needs_refresh,

@@ -7,7 +7,7 @@ import hashlib
 import pandas as pd
 import pytest
 
-from tiktok_audiences.membership import (
+from tiktok_audiences.members.membership import (
     Identifiers,
     build_audience,
     count_removed,
@@ -113,7 +113,7 @@ def test_set_operations_are_exact_even_when_fingerprints_collide(monkeypatch, co
     different keys share a fingerprint the exact hash kernels take over."""
     import numpy as np
 
-    from tiktok_audiences import membership
+    from tiktok_audiences.members import membership
 
     if collide:  # every key of a type gets the same fingerprint
         monkeypatch.setattr(membership, "_fingerprints", lambda m: m[:, 0].astype(np.uint64))

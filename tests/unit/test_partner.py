@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tiktok_audiences.partner import (
+from tiktok_audiences.tiktok.partner import (
     MAX_MAPPING_USERS,
     is_api_of,
     mapping_batch,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tiktok_audiences.reconcile import find_interrupted_create, parse_tiktok_time
+from tiktok_audiences.sync.reconcile import find_interrupted_create, parse_tiktok_time
 
 STARTED = datetime(2026, 11, 25, 12, 0, 0)
 

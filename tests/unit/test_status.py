@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tiktok_audiences.status import STATUS_EXPLANATIONS, AudienceStatus, match_rate, resolve_status
+from tiktok_audiences.sync.status import STATUS_EXPLANATIONS, AudienceStatus, match_rate, resolve_status
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import json
 import pytest
 import requests
 
-from tiktok_audiences.exceptions import TikTokApiError, TikTokAudienceNotFound, TikTokAuthError, TikTokIntegrationError
+from tiktok_audiences.tiktok.errors import TikTokApiError, TikTokAudienceNotFound, TikTokAuthError, TikTokIntegrationError
 from tiktok_audiences.hooks.tiktok import TikTokHook
 from tiktok_sandbox.config import SandboxConfig
 
@@ -187,7 +187,7 @@ def test_partner_audience_create_and_mapping_round_trip(connection, sandbox):
 
 
 def test_app_without_partner_access_fails_fast_with_the_allowlist_message(connection, sandbox):
-    from tiktok_audiences.exceptions import TikTokPartnerAccessError
+    from tiktok_audiences.tiktok.errors import TikTokPartnerAccessError
 
     sandbox.control("POST", "config", json={"partner_api_enabled": False})
     hook = connection()
@@ -203,7 +203,7 @@ def test_app_without_partner_access_fails_fast_with_the_allowlist_message(connec
 
 
 def test_permission_error_on_the_segment_api_mentions_partner_access(connection, sandbox):
-    from tiktok_audiences.exceptions import TikTokPartnerAccessError
+    from tiktok_audiences.tiktok.errors import TikTokPartnerAccessError
 
     sandbox.control("POST", "tokens", json={"token": "read-only", "scope": [3, 30]})
     hook = connection(password="read-only")
@@ -306,7 +306,7 @@ def test_busy_audience_is_waited_out_then_updated(connection, sandbox):
 
 
 def test_busy_beyond_the_wait_raises_busy_and_changes_nothing(connection, sandbox):
-    from tiktok_audiences.exceptions import TikTokAudienceBusy, is_transient
+    from tiktok_audiences.tiktok.errors import TikTokAudienceBusy, is_transient
 
     sandbox.control("POST", "config", json={"processing_seconds": 3600, "match_rate": 1.0})
     spec_extra = {"advertiser_id": CONFIG.advertiser_ids[0], "busy_wait_seconds": 0.05, "retry_backoff_seconds": 0.02}
@@ -323,7 +323,7 @@ def test_busy_beyond_the_wait_raises_busy_and_changes_nothing(connection, sandbo
 
 
 def test_busy_wait_of_zero_sends_once(connection, sandbox):
-    from tiktok_audiences.exceptions import TikTokAudienceBusy
+    from tiktok_audiences.tiktok.errors import TikTokAudienceBusy
 
     hook = connection(extra={"advertiser_id": CONFIG.advertiser_ids[0], "busy_wait_seconds": 0})
     audience_id = create(hook)
@@ -340,7 +340,7 @@ def test_bad_busy_wait_extra_names_the_fix(connection):
 
 
 def test_audience_created_with_too_few_matches_is_refused_once(connection, sandbox):
-    from tiktok_audiences.exceptions import TikTokTooFewMatches, is_permanent_tiktok_error
+    from tiktok_audiences.tiktok.errors import TikTokTooFewMatches, is_permanent_tiktok_error
 
     sandbox.control("POST", "config", json={"match_rate": 0.5})  # about 600 of 1,200 hashes are on TikTok
     hook = connection()
@@ -356,7 +356,7 @@ def test_audience_created_with_too_few_matches_is_refused_once(connection, sandb
 
 
 def test_other_40002_of_update_is_permanent_and_sent_once(connection, sandbox):
-    from tiktok_audiences.exceptions import TikTokAudienceBusy, TikTokTooFewMatches, is_permanent_tiktok_error
+    from tiktok_audiences.tiktok.errors import TikTokAudienceBusy, TikTokTooFewMatches, is_permanent_tiktok_error
 
     hook = connection()
     audience_id = create(hook)

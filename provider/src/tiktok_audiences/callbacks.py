@@ -15,7 +15,7 @@ def record_failure(context: dict[str, Any]) -> None:
     after the last retry, so what the user sees in the audiences table is why the run failed.
     """
     from tiktok_audiences.metadata import META_CONN_ID, open_store, utcnow
-    from tiktok_audiences.status import AudienceStatus
+    from tiktok_audiences.sync.status import AudienceStatus
 
     task = context["task"]
     audience = getattr(task, "audience", None)
@@ -47,8 +47,8 @@ def failure_kind(error: BaseException | None, message: str) -> str:
     The sync operator re-raises TikTok's auth errors as AirflowFailException (so Airflow does not
     retry them); the original stays reachable as the exception's context.
     """
-    from tiktok_audiences.alerts import ERROR_KIND_AUTH, error_kind
-    from tiktok_audiences.exceptions import TikTokAuthError
+    from tiktok_audiences.sync.alerts import ERROR_KIND_AUTH, error_kind
+    from tiktok_audiences.tiktok.errors import TikTokAuthError
 
     seen = 0
     while error is not None and seen < 10:

@@ -15,12 +15,12 @@ from pathlib import Path
 from airflow.sdk import DAG, Param, get_parsing_context, task
 
 from tiktok_audiences.callbacks import record_failure
-from tiktok_audiences.config import AudienceDefinition, audiences_dir, load_audiences
+from tiktok_audiences.definitions.files import AudienceDefinition, audiences_dir, load_audiences
 from tiktok_audiences.operators.alerts import AudienceAlertsOperator
 from tiktok_audiences.operators.extract import AudienceMembersExtractOperator
 from tiktok_audiences.operators.lookalike import TikTokLookalikeSyncOperator, record_lookalike_failure
 from tiktok_audiences.operators.tiktok import TikTokAudienceSyncOperator
-from tiktok_audiences.staging import staging_base_url
+from tiktok_audiences.members.staging import staging_base_url
 
 SQL_DIR_ENV = "TIKTOK_AUDIENCES_SQL_DIR"
 RETRIES_ENV = "TIKTOK_AUDIENCES_TASK_RETRIES"
@@ -98,7 +98,7 @@ def build_audience_dag(definition: AudienceDefinition, *, sql_dir: str | os.Path
         @task(task_id="cleanup_staging", trigger_rule="all_done")
         def cleanup_staging(run_id=None, dag=None) -> bool:
             """Remove the run's hashed member files, whether the run succeeded or not."""
-            from tiktok_audiences.staging import remove_folder, run_folder
+            from tiktok_audiences.members.staging import remove_folder, run_folder
 
             return remove_folder(run_folder(staging_base_url(), dag.dag_id, run_id))
 

@@ -76,7 +76,7 @@ def get_provider_info() -> dict[str, Any]:
         "plugins": [
             {
                 "name": "tiktok_audiences",
-                "plugin-class": "tiktok_audiences.plugin.airflow_plugin.TikTokAudiencesPlugin",
+                "plugin-class": "tiktok_audiences.ui.airflow_plugin.TikTokAudiencesPlugin",
             }
         ],
     }

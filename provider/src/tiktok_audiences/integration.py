@@ -10,7 +10,7 @@ advertiser authorization flow:
 3. :func:`complete_setup` exchanges the code at ``oauth2/access_token/`` with the app secret,
    checks the chosen ad account is among the authorized ones and writes the connection.
 
-The web page (``tiktok_audiences.plugin``) and the CLI (``tiktok-audiences integration``) share it.
+The web page (``tiktok_audiences.ui``) and the CLI (``tiktok-audiences integration``) share it.
 Both run where Airflow's ORM is allowed (the API server, an operator's shell), never in a task.
 
 The app secret is read from the Airflow Variable ``tiktok_app_secret`` — so it may live in any

@@ -22,7 +22,7 @@ import tenacity
 from airflow.providers.http.hooks.http import HttpHook, _process_extra_options_from_connection
 from airflow.sdk.log import mask_secret
 
-from tiktok_audiences.exceptions import (
+from tiktok_audiences.tiktok.errors import (
     TikTokApiError,
     TikTokAudienceNotFound,
     TikTokIntegrationError,
@@ -33,7 +33,7 @@ from tiktok_audiences.exceptions import (
     is_transient,
     is_unknown_audience_refusal,
 )
-from tiktok_audiences.partner import APIS, DEFAULT_API
+from tiktok_audiences.tiktok.partner import APIS, DEFAULT_API
 
 log = logging.getLogger(__name__)
 

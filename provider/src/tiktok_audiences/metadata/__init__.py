@@ -13,10 +13,10 @@ Everything is SQLAlchemy Core, so any database with a SQLAlchemy dialect works.
   set and journal), :mod:`.snapshots`, :mod:`.locks`, :mod:`.oauth_states`, :mod:`.alerts`,
   :mod:`.lookalikes`; :mod:`.store` puts them together as :class:`AudienceStore`.
 
-May import: the standard library, sqlalchemy, pandas and pyarrow, :mod:`tiktok_audiences.pgcopy`
-(all COPY code) and :mod:`tiktok_audiences.membership` (the ``Identifiers`` type). Never the
+May import: the standard library, sqlalchemy, pandas and pyarrow, :mod:`tiktok_audiences.db.pgcopy`
+(all COPY code) and :mod:`tiktok_audiences.members.membership` (the ``Identifiers`` type). Never the
 operators, hooks, plugin or CLI; Airflow only in :mod:`.engines`, imported inside the functions
-that build an engine from an Airflow connection (plus :mod:`tiktok_audiences.db` for the
+that build an engine from an Airflow connection (plus :mod:`tiktok_audiences.db.reachability` for the
 "unreachable" error :func:`open_store` raises).
 """
 

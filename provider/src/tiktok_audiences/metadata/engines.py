@@ -22,10 +22,10 @@ META_CONN_ID = "tiktok_audiences_meta"
 def open_store(conn_id: str = META_CONN_ID) -> AudienceStore:
     """The metadata store behind ``conn_id``, checked reachable and migrated: what a task opens first.
 
-    :raises tiktok_audiences.db.DatabaseUnreachable: naming the connection and the fix (Airflow
+    :raises tiktok_audiences.db.reachability.DatabaseUnreachable: naming the connection and the fix (Airflow
         retries the task)
     """
-    from tiktok_audiences.db import reachable
+    from tiktok_audiences.db.reachability import reachable
     from tiktok_audiences.metadata.store import AudienceStore
 
     store = AudienceStore(reachable(meta_engine(conn_id), conn_id, "metadata database"))

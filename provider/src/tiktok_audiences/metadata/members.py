@@ -7,7 +7,7 @@ the transaction that confirms it. A run that dies part-way, or whose answer was 
 leaves TikTok holding all of the confirmed set and possibly some of the unconfirmed one: the next run
 sends again what is desired and removes what is not (TikTok's APPEND and REMOVE are idempotent).
 
-On PostgreSQL the sets are written and read with COPY (:mod:`tiktok_audiences.pgcopy`).
+On PostgreSQL the sets are written and read with COPY (:mod:`tiktok_audiences.db.pgcopy`).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from tiktok_audiences import pgcopy
-from tiktok_audiences.membership import Identifiers, identifier_keys
+from tiktok_audiences.db import pgcopy
+from tiktok_audiences.members.membership import Identifiers, identifier_keys
 from tiktok_audiences.metadata.repository import INSERT_CHUNK, Repository, chunks
 from tiktok_audiences.metadata.schema import confirmed_members, unconfirmed_members
 
@@ -44,7 +44,7 @@ class MembersRepository(Repository):
         return frame.astype({"id_type": "str", "id_hash": "str"})
 
     def load_confirmed_identifiers(self, key: str) -> Identifiers:
-        """The confirmed set as :class:`~tiktok_audiences.membership.Identifiers` (33-byte keys).
+        """The confirmed set as :class:`~tiktok_audiences.members.membership.Identifiers` (33-byte keys).
 
         On PostgreSQL, COPY is parsed block by block, so the hex strings of the whole set never sit
         in memory at once; elsewhere the rows are read in chunks.

@@ -13,7 +13,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from tiktok_audiences import pgcopy
+from tiktok_audiences.db import pgcopy
 from tiktok_audiences.metadata.repository import INSERT_CHUNK, Repository
 from tiktok_audiences.metadata.schema import segment_snapshot_members, segment_snapshots, utcnow
 

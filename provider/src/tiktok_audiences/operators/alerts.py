@@ -13,7 +13,7 @@ from tiktok_audiences.metadata import META_CONN_ID
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from tiktok_audiences.alerts import AlertMessage, AlertSettings, EmailChannel, SlackChannel
+    from tiktok_audiences.sync.alerts import AlertMessage, AlertSettings, EmailChannel, SlackChannel
     from tiktok_audiences.metadata import AudienceStore
 
 
@@ -50,7 +50,7 @@ class AudienceAlertsOperator(BaseOperator):
         self.meta_conn_id = meta_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from tiktok_audiences import alerts
+        from tiktok_audiences.sync import alerts
         from tiktok_audiences.metadata import open_store
 
         settings = self._settings()
@@ -106,7 +106,7 @@ class AudienceAlertsOperator(BaseOperator):
         """The integration's alert settings (connection extra ``alerts``) merged with the audience's."""
         from airflow.sdk import BaseHook
 
-        from tiktok_audiences.alerts import parse_integration_alerts, resolve_settings
+        from tiktok_audiences.sync.alerts import parse_integration_alerts, resolve_settings
 
         conn_id = self.audience["integration"]
         try:
@@ -122,7 +122,7 @@ class AudienceAlertsOperator(BaseOperator):
     # -- message ----------------------------------------------------------------------------
 
     def _alert_context(self, store: AudienceStore, run_id: str, run: dict[str, Any], facts):
-        from tiktok_audiences.alerts import AlertContext, run_link
+        from tiktok_audiences.sync.alerts import AlertContext, run_link
 
         row = store.get_audience(self.audience["key"]) or {}
         failed = facts.outcome in ("failed", "running")

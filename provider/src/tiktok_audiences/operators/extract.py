@@ -32,7 +32,7 @@ class AudienceMembersExtractOperator(BaseOperator):
     :param meta_conn_id: connection of the metadata database
     :param chunk_size: contacts read and hashed per chunk
     :param identifier_cache: reuse the hashes of contacts whose identifiers did not change since the
-        last run (see :mod:`tiktok_audiences.identifier_cache`; ``TIKTOK_AUDIENCES_CACHE_URL=off``
+        last run (see :mod:`tiktok_audiences.members.identifier_cache`; ``TIKTOK_AUDIENCES_CACHE_URL=off``
         also turns it off)
     """
 
@@ -61,8 +61,8 @@ class AudienceMembersExtractOperator(BaseOperator):
         self.identifier_cache = identifier_cache
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from tiktok_audiences import extract, staging
-        from tiktok_audiences.db import reachable
+        from tiktok_audiences.members import extract, staging
+        from tiktok_audiences.db.reachability import reachable
         from tiktok_audiences.metadata import open_store
         from tiktok_audiences.metadata.engines import sql_engine_from_connection
 
@@ -89,7 +89,7 @@ class AudienceMembersExtractOperator(BaseOperator):
             raise
 
     def _extract(self, contacts, sql, folder, store, snapshot, remembered) -> dict[str, Any]:
-        from tiktok_audiences import extract, identifier_cache, staging
+        from tiktok_audiences.members import extract, identifier_cache, staging
 
         counters = _Counters()
         api, normalization = self._normalization()
@@ -160,8 +160,8 @@ class AudienceMembersExtractOperator(BaseOperator):
         is resolved here as the sync resolves it: the audience file's ``api``, else the integration's
         extra ``api``, else the customer-file API.
         """
-        from tiktok_audiences.identifiers import Normalization
-        from tiktok_audiences.partner import APIS, PARTNER, resolve_api
+        from tiktok_audiences.members.identifiers import Normalization
+        from tiktok_audiences.tiktok.partner import APIS, PARTNER, resolve_api
 
         integration_api = None
         if not self.audience.get("api"):

@@ -14,7 +14,7 @@ from tiktok_audiences.metadata import META_CONN_ID
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from tiktok_audiences.config import LookalikeDefinition
+    from tiktok_audiences.definitions.files import LookalikeDefinition
     from tiktok_audiences.hooks.tiktok import TikTokHook
     from tiktok_audiences.metadata import AudienceStore
 
@@ -67,8 +67,8 @@ class TikTokLookalikeSyncOperator(BaseOperator):
         self.lock_lease = lock_lease
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from tiktok_audiences.config import LookalikeDefinition
-        from tiktok_audiences.lookalike import LookalikeStatus
+        from tiktok_audiences.definitions.files import LookalikeDefinition
+        from tiktok_audiences.sync.lookalike import LookalikeStatus
         from tiktok_audiences.metadata import LockHolder, open_store
 
         definition = LookalikeDefinition.from_dict(self.audience["lookalike"])
@@ -97,14 +97,14 @@ class TikTokLookalikeSyncOperator(BaseOperator):
     # -- the lookalike ------------------------------------------------------------------------
 
     def _sync(self, store: AudienceStore, definition: LookalikeDefinition) -> dict[str, Any]:
-        from tiktok_audiences.exceptions import (
+        from tiktok_audiences.tiktok.errors import (
             TikTokApiError,
             TikTokAudienceNotFound,
             TikTokIntegrationError,
             is_permanent_tiktok_error,
         )
         from tiktok_audiences.hooks.tiktok import TikTokHook
-        from tiktok_audiences.lookalike import LookalikeStatus
+        from tiktok_audiences.sync.lookalike import LookalikeStatus
 
         key = self.audience["key"]
         hook = TikTokHook(tiktok_conn_id=self.audience["integration"])
@@ -128,7 +128,7 @@ class TikTokLookalikeSyncOperator(BaseOperator):
 
     def _usable_source(self, store: AudienceStore, hook: TikTokHook) -> str:
         """The source audience's TikTok id, if TikTok can build a lookalike from it now."""
-        from tiktok_audiences.exceptions import TikTokAudienceNotFound
+        from tiktok_audiences.tiktok.errors import TikTokAudienceNotFound
 
         source = store.get_audience(self.audience["key"]) or {}
         source_id = source.get("tiktok_audience_id")
@@ -153,7 +153,7 @@ class TikTokLookalikeSyncOperator(BaseOperator):
         return str(source_id)
 
     def _record_waiting(self, store: AudienceStore, definition: LookalikeDefinition, why: str) -> dict[str, Any]:
-        from tiktok_audiences.lookalike import LookalikeStatus
+        from tiktok_audiences.sync.lookalike import LookalikeStatus
 
         key = self.audience["key"]
         row = store.get_lookalike(key) or {}
@@ -167,8 +167,8 @@ class TikTokLookalikeSyncOperator(BaseOperator):
 
     def _converge(self, store: AudienceStore, hook: TikTokHook, definition: LookalikeDefinition,
                   source_id: str) -> dict[str, Any]:
-        from tiktok_audiences.exceptions import TikTokAudienceNotFound
-        from tiktok_audiences.lookalike import plan_lookalike
+        from tiktok_audiences.tiktok.errors import TikTokAudienceNotFound
+        from tiktok_audiences.sync.lookalike import plan_lookalike
 
         key = self.audience["key"]
         row = store.get_lookalike(key) or {}
@@ -210,7 +210,7 @@ class TikTokLookalikeSyncOperator(BaseOperator):
                                   lookalike_id, hook.get_audience(lookalike_id), notes)
 
     def _create(self, store: AudienceStore, hook: TikTokHook, definition: LookalikeDefinition, source_id: str) -> str:
-        from tiktok_audiences.exceptions import TikTokRetryableError
+        from tiktok_audiences.tiktok.errors import TikTokRetryableError
 
         key = self.audience["key"]
         store.update_lookalike(key, create_started_at=_now())
@@ -234,7 +234,7 @@ class TikTokLookalikeSyncOperator(BaseOperator):
     def _adopt_interrupted_create(self, store: AudienceStore, hook: TikTokHook, definition: LookalikeDefinition,
                                   row: dict[str, Any], source_id: str) -> str | None:
         """A create whose answer never arrived may still have happened: find it by name and time."""
-        from tiktok_audiences.lookalike import find_interrupted_create
+        from tiktok_audiences.sync.lookalike import find_interrupted_create
 
         found = find_interrupted_create(list(hook.list_audiences()), name=definition.name,
                                         started_at=row["create_started_at"])
@@ -248,7 +248,7 @@ class TikTokLookalikeSyncOperator(BaseOperator):
     def _rename_if_needed(self, hook: TikTokHook, definition: LookalikeDefinition, lookalike_id: str,
                           details: dict[str, Any], notes: list[str]) -> None:
         """A new ``name`` alone does not need a new lookalike: rename it on TikTok."""
-        from tiktok_audiences.exceptions import TikTokApiError, TikTokAuthError
+        from tiktok_audiences.tiktok.errors import TikTokApiError, TikTokAuthError
 
         if not details.get("name") or details["name"] == definition.name:
             return
@@ -264,8 +264,8 @@ class TikTokLookalikeSyncOperator(BaseOperator):
     def _maybe_refresh(self, store: AudienceStore, hook: TikTokHook, row: dict[str, Any], details: dict[str, Any],
                        notes: list[str]) -> dict[str, Any]:
         """Rebuild the lookalike from its source when the source's members changed (at most daily)."""
-        from tiktok_audiences.exceptions import TikTokApiError, TikTokAuthError
-        from tiktok_audiences.lookalike import needs_refresh
+        from tiktok_audiences.tiktok.errors import TikTokApiError, TikTokAuthError
+        from tiktok_audiences.sync.lookalike import needs_refresh
 
         changed_at = _last_membership_change(store, self.audience["key"])
         if not needs_refresh(built_at=row.get("built_at"), source_changed_at=changed_at, now=_now()):
@@ -283,7 +283,7 @@ class TikTokLookalikeSyncOperator(BaseOperator):
 
     def _record_state(self, store: AudienceStore, definition: LookalikeDefinition, action: str, lookalike_id: str,
                       details: dict[str, Any], notes: list[str]) -> dict[str, Any]:
-        from tiktok_audiences.lookalike import status_for
+        from tiktok_audiences.sync.lookalike import status_for
 
         is_valid = bool(details.get("is_valid"))
         cover_num = int(details.get("cover_num") or 0) if is_valid else None
@@ -313,7 +313,7 @@ def record_lookalike_failure(context: dict[str, Any]) -> None:
     import logging
 
     from tiktok_audiences.callbacks import _one_line
-    from tiktok_audiences.lookalike import LookalikeStatus
+    from tiktok_audiences.sync.lookalike import LookalikeStatus
     from tiktok_audiences.metadata import open_store
 
     task = context["task"]

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from tiktok_audiences.partner import CUSTOMER_FILE, PARTNER
-from tiktok_audiences.status import MIN_AUDIENCE_SIZE
+from tiktok_audiences.tiktok.partner import CUSTOMER_FILE, PARTNER
+from tiktok_audiences.sync.status import MIN_AUDIENCE_SIZE
 from tiktok_audiences.metadata import META_CONN_ID
 
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from tiktok_audiences.hooks.tiktok import TikTokHook
-    from tiktok_audiences.membership import Identifiers
+    from tiktok_audiences.members.membership import Identifiers
     from tiktok_audiences.metadata import AudienceStore, LockHolder
 
 #: TikTok recommends fewer than 50 file paths per create/update and accepts at most 500.
@@ -46,7 +46,7 @@ class TikTokAudienceSyncOperator(BaseOperator):
     :param full_resync: send the whole audience with REPLACE instead of a diff (templated)
     :param dry_run: compute and report the plan, send nothing (templated)
     :param allow_large_removal: let the run remove more than the configured share of the audience
-        or drain it below TikTok's minimum (templated); see :mod:`tiktok_audiences.guards`
+        or drain it below TikTok's minimum (templated); see :mod:`tiktok_audiences.sync.guards`
     :param meta_conn_id: connection of the metadata database
     :param batch_size: identifiers per uploaded customer file; in partner mode users per
         ``/segment/mapping/`` request, at most 10,000
@@ -113,7 +113,7 @@ class TikTokAudienceSyncOperator(BaseOperator):
     # -- the sync -----------------------------------------------------------------------------
 
     def _sync(self, context: Context, store: AudienceStore, holder: LockHolder) -> dict[str, Any]:
-        from tiktok_audiences.exceptions import (
+        from tiktok_audiences.tiktok.errors import (
             TikTokApiError,
             TikTokAudienceBusy,
             TikTokAudienceNotFound,
@@ -122,7 +122,7 @@ class TikTokAudienceSyncOperator(BaseOperator):
             is_permanent_tiktok_error,
         )
         from tiktok_audiences.hooks.tiktok import TikTokHook
-        from tiktok_audiences.partner import resolve_api
+        from tiktok_audiences.tiktok.partner import resolve_api
 
         summary_in = self.extract_summary or {}
         if not isinstance(summary_in, dict) or "run_folder" not in summary_in:
@@ -190,7 +190,7 @@ class TikTokAudienceSyncOperator(BaseOperator):
 
     def _locate_tiktok_audience(self, run: _Run, hook: TikTokHook) -> None:
         """Find the TikTok audience this audience syncs to; forget it if it can no longer be used."""
-        from tiktok_audiences.exceptions import TikTokAudienceNotFound
+        from tiktok_audiences.tiktok.errors import TikTokAudienceNotFound
 
         row, advertiser_id = run.row, hook.advertiser_id
         if run.audience_id and row.get("advertiser_id") and row["advertiser_id"] != advertiser_id:
@@ -223,7 +223,7 @@ class TikTokAudienceSyncOperator(BaseOperator):
                 run.notes.append(f"adopted TikTok audience {run.audience_id} created by an interrupted run")
 
     def _plan(self, run: _Run) -> None:
-        from tiktok_audiences import membership
+        from tiktok_audiences.members import membership
 
         started = time.perf_counter()
         if _as_bool(self.full_resync) or not run.audience_id:
@@ -258,7 +258,7 @@ class TikTokAudienceSyncOperator(BaseOperator):
 
     def _check_removals(self, run: _Run) -> None:
         """The removal guard: an emptied segment looks exactly like "everyone left"; a person decides."""
-        from tiktok_audiences import guards
+        from tiktok_audiences.sync import guards
 
         live = len(run.confirmed) if run.audience_id else 0
         removals = len(run.removals) if run.mode == "incremental" else live - _overlap(run.desired, run.confirmed)
@@ -285,7 +285,7 @@ class TikTokAudienceSyncOperator(BaseOperator):
         return run.result("dry_run", run.row["status"])
 
     def _finish_too_small(self, run: _Run) -> dict[str, Any]:
-        from tiktok_audiences.status import AudienceStatus
+        from tiktok_audiences.sync.status import AudienceStatus
         from tiktok_audiences.metadata import utcnow
 
         run.notes.append(
@@ -302,7 +302,7 @@ class TikTokAudienceSyncOperator(BaseOperator):
 
     def _finish_busy(self, run: _Run, err: Exception) -> dict[str, Any]:
         """TikTok refused an update as "being updated or under processing": record what was confirmed."""
-        from tiktok_audiences.status import AudienceStatus
+        from tiktok_audiences.sync.status import AudienceStatus
         from tiktok_audiences.metadata import utcnow
 
         sender = run.sender
@@ -332,7 +332,7 @@ class TikTokAudienceSyncOperator(BaseOperator):
         No retry or later run changes that, so the run ends (task success, no Airflow retry) as Too
         Small with what the user can do; a full_resync then creates a new TikTok audience in its place.
         """
-        from tiktok_audiences.status import AudienceStatus
+        from tiktok_audiences.sync.status import AudienceStatus
         from tiktok_audiences.metadata import utcnow
 
         sender = run.sender
@@ -353,9 +353,9 @@ class TikTokAudienceSyncOperator(BaseOperator):
         return run.result("too_small", AudienceStatus.TOO_SMALL.value)
 
     def _send(self, run: _Run, hook: TikTokHook, holder: LockHolder) -> _Sender | _PartnerSender:
-        from tiktok_audiences import membership
-        from tiktok_audiences.exceptions import TikTokApiError, TikTokTooFewMatches
-        from tiktok_audiences.status import AudienceStatus
+        from tiktok_audiences.members import membership
+        from tiktok_audiences.tiktok.errors import TikTokApiError, TikTokTooFewMatches
+        from tiktok_audiences.sync.status import AudienceStatus
 
         run.store.update_audience(run.key, status=AudienceStatus.SYNCING.value, status_message=None)
         started = time.perf_counter()
@@ -420,7 +420,7 @@ class TikTokAudienceSyncOperator(BaseOperator):
 
     def _finish_sync(self, run: _Run, hook: TikTokHook, sender: _Sender | _PartnerSender) -> dict[str, Any]:
         """Read the audience back from TikTok and record status, match, size and the run."""
-        from tiktok_audiences.status import match_rate, resolve_status, too_few_matched
+        from tiktok_audiences.sync.status import match_rate, resolve_status, too_few_matched
         from tiktok_audiences.metadata import utcnow
 
         started = time.perf_counter()
@@ -465,8 +465,8 @@ class TikTokAudienceSyncOperator(BaseOperator):
     def _adopt_interrupted_create(self, hook: TikTokHook, store: AudienceStore, row: dict[str, Any],
                                   api: str) -> str | None:
         """A create whose answer never arrived may still have happened: find it by name, kind and time."""
-        from tiktok_audiences.partner import is_api_of, partner_audience_name
-        from tiktok_audiences.reconcile import find_interrupted_create
+        from tiktok_audiences.tiktok.partner import is_api_of, partner_audience_name
+        from tiktok_audiences.sync.reconcile import find_interrupted_create
 
         name = partner_audience_name(self.audience["name"]) if api == PARTNER else self.audience["name"]
         audience_id = find_interrupted_create(hook.list_audiences(), name=name, started_at=row["create_started_at"],
@@ -480,7 +480,7 @@ class TikTokAudienceSyncOperator(BaseOperator):
         return None
 
     def _remember_segments(self, store: AudienceStore, folder) -> None:
-        from tiktok_audiences import staging
+        from tiktok_audiences.members import staging
 
         segments = json.loads((folder / "segments.json").read_text())
         store.save_segment_snapshot(self.audience["key"], segments, staging.read_frame(folder / "static_members.parquet"))
@@ -492,7 +492,7 @@ class _Run:
     def __init__(self, *, key: str, run_id: str, store: AudienceStore, row: dict[str, Any], folder, audience,
                  confirmed: Identifiers, unconfirmed: Identifiers, summary: dict[str, Any],
                  timings: dict[str, float]) -> None:
-        from tiktok_audiences import membership
+        from tiktok_audiences.members import membership
 
         self.key = key
         self.run_id = run_id
@@ -526,8 +526,8 @@ class _Run:
     def start(cls, operator: TikTokAudienceSyncOperator, context: Context, store: AudienceStore,
               summary: dict[str, Any]) -> _Run:
         """Register the audience and load the desired and the confirmed identifiers."""
-        from tiktok_audiences import membership, staging
-        from tiktok_audiences.status import AudienceStatus
+        from tiktok_audiences.members import membership, staging
+        from tiktok_audiences.sync.status import AudienceStatus
 
         key = operator.audience["key"]
         row = store.register_audience(operator.audience, context["dag"].dag_id,
@@ -558,7 +558,7 @@ class _Run:
 
     def possibly_on_tiktok(self) -> Identifiers:
         """The confirmed identifiers and those an earlier run sent without hearing TikTok's answer."""
-        from tiktok_audiences.membership import Identifiers
+        from tiktok_audiences.members.membership import Identifiers
 
         return Identifiers.distinct(self.confirmed, self.unconfirmed) if not self.unconfirmed.empty else self.confirmed
 
@@ -613,7 +613,7 @@ class _Sender:
     def create(self, name: str, identifiers: pd.DataFrame,
                uploaded: tuple[list[str], pd.DataFrame, list[pd.DataFrame]] | None = None) -> str:
         """Create the audience from ``identifiers`` (or from files already ``uploaded`` for them)."""
-        from tiktok_audiences.exceptions import TikTokRetryableError
+        from tiktok_audiences.tiktok.errors import TikTokRetryableError
         from tiktok_audiences.metadata import utcnow
 
         paths, created, rest = uploaded or self._upload_whole_set(identifiers, "create")
@@ -645,7 +645,7 @@ class _Sender:
 
         :param confirmed: the identifiers confirmed on TikTok before the REPLACE
         """
-        from tiktok_audiences import membership
+        from tiktok_audiences.members import membership
 
         paths, replaced, rest = self._upload_whole_set(identifiers, "replace")
         self.uploaded = (paths, replaced, rest)  # kept for append_uploaded / create if TikTok refuses the REPLACE
@@ -665,7 +665,7 @@ class _Sender:
         """
         import pandas as pd
 
-        from tiktok_audiences import membership
+        from tiktok_audiences.members import membership
 
         assert self.uploaded is not None, "append_uploaded follows a refused replace"
         paths, uploaded, rest = self.uploaded
@@ -736,8 +736,8 @@ class _PartnerSender:
         self.audience_id: str | None = None
 
     def create(self, name: str, identifiers: pd.DataFrame) -> str:
-        from tiktok_audiences.exceptions import TikTokRetryableError
-        from tiktok_audiences.partner import partner_audience_name
+        from tiktok_audiences.tiktok.errors import TikTokRetryableError
+        from tiktok_audiences.tiktok.partner import partner_audience_name
         from tiktok_audiences.metadata import utcnow
 
         self.store.update_audience(self.key, create_started_at=utcnow())
@@ -763,7 +763,7 @@ class _PartnerSender:
         :param already_confirmed: for a full resync, which re-adds identifiers already confirmed:
             only the others are recorded (and counted) as added
         """
-        from tiktok_audiences.partner import mapping_batches
+        from tiktok_audiences.tiktok.partner import mapping_batches
 
         # Additions first: the audience then never passes below its final size on the way.
         for batch in mapping_batches(additions, self.operator.batch_size):
@@ -773,8 +773,8 @@ class _PartnerSender:
 
     def _map(self, audience_id: str, batch: pd.DataFrame, action: str,
              already_confirmed: pd.DataFrame | None = None) -> None:
-        from tiktok_audiences import membership
-        from tiktok_audiences.partner import mapping_batch
+        from tiktok_audiences.members import membership
+        from tiktok_audiences.tiktok.partner import mapping_batch
 
         payload = mapping_batch(audience_id, batch)
         if action == "delete":
@@ -801,7 +801,7 @@ def is_replace_limit(error: Exception) -> bool:
     TikTok documents the message ("an unfinished replace operation … no more than once per day"),
     not the code, so any permanent refusal whose message speaks of replacing counts.
     """
-    from tiktok_audiences.exceptions import (
+    from tiktok_audiences.tiktok.errors import (
         TikTokAudienceNotFound,
         TikTokAuthError,
         TikTokPartnerAccessError,
@@ -815,7 +815,7 @@ def is_replace_limit(error: Exception) -> bool:
 
 def calculate_type_for(id_types: Sequence[str]) -> str:
     """TikTok's encryption type for an audience sending these identifier types."""
-    from tiktok_audiences.identifiers import TIKTOK_CALCULATE_TYPE
+    from tiktok_audiences.members.identifiers import TIKTOK_CALCULATE_TYPE
 
     if len(id_types) == 1:
         return TIKTOK_CALCULATE_TYPE[id_types[0]]
@@ -828,7 +828,7 @@ def customer_file(identifiers: pd.DataFrame, id_types: Sequence[str]) -> bytes:
     With one identifier type the file has one column; with several (``MULTIPLE_TYPES``) it has one
     column per type and each row fills only the column of its identifier.
     """
-    from tiktok_audiences.identifiers import TIKTOK_ID_COLUMN
+    from tiktok_audiences.members.identifiers import TIKTOK_ID_COLUMN
 
     columns = [t for t in id_types]
     header = ",".join(TIKTOK_ID_COLUMN[t] for t in columns)
@@ -847,7 +847,7 @@ def customer_file(identifiers: pd.DataFrame, id_types: Sequence[str]) -> bytes:
 
 def _overlap(desired: Identifiers, confirmed: Identifiers) -> int:
     """How many confirmed identifiers are still desired (what a REPLACE keeps)."""
-    from tiktok_audiences import membership
+    from tiktok_audiences.members import membership
 
     return len(confirmed) - membership.count_removed(desired, confirmed)
 

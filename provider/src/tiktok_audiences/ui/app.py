@@ -8,14 +8,14 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 #: autoescape for every template, whatever its suffix: an audience name with HTML renders as text.
 templates = Environment(
-    loader=PackageLoader("tiktok_audiences.plugin", "templates"),
+    loader=PackageLoader("tiktok_audiences.ui", "templates"),
     autoescape=select_autoescape(default=True, default_for_string=True),
 )
 
 
 def render(request: Request, template: str, status_code: int = 200, **context) -> HTMLResponse:
     root = request.scope.get("root_path", "").rstrip("/")
-    from tiktok_audiences.plugin import URL_PREFIX, URL_ROUTE
+    from tiktok_audiences.ui import URL_PREFIX, URL_ROUTE
 
     # The Airflow UI lives where the API server's root is: our mount prefix stripped off.
     airflow_root = root[: -len(URL_PREFIX)] if root.endswith(URL_PREFIX) else ""
@@ -36,7 +36,7 @@ _SECURITY_HEADERS = {
 
 
 def create_app() -> FastAPI:
-    from tiktok_audiences.plugin.routes import router
+    from tiktok_audiences.ui.routes import router
 
     app = FastAPI(title="TikTok Audiences", docs_url=None, redoc_url=None, openapi_url=None)
     app.include_router(router)

@@ -124,7 +124,7 @@ The explanations are fixed text: they never include the offending value.
 
 NORMALIZATION_VERSION = 2
 """Version of the normalization rules. Bump it with ANY change to how a raw value becomes a hash
-(or becomes invalid): the identifier cache (:mod:`tiktok_audiences.identifier_cache`) reuses hashes
+(or becomes invalid): the identifier cache (:mod:`tiktok_audiences.members.identifier_cache`) reuses hashes
 only when they were computed under the same version, the same libphonenumber release and the same
 :class:`Normalization` options. 2: phone forms and email options (issue 15)."""
 

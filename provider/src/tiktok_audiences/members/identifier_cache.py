@@ -6,7 +6,7 @@ cache keeps, from the last extraction:
 
 * ``<generation>-contacts.parquet``: ``contact_id``, ``digest`` — a 64-bit hash of the
   contact's raw identifier columns, computed *in the contact database* on PostgreSQL
-  (:data:`tiktok_audiences.extract.PG_DIGEST`) — and the outcome code of each identifier column
+  (:data:`tiktok_audiences.members.extract.PG_DIGEST`) — and the outcome code of each identifier column
   (hashed, missing or the invalid reason, to recount what the run reports);
 * ``<generation>-members.parquet``: the contact's identifiers as 33-byte keys (the staging member rows);
 * ``manifest.json``: which generation is current, the key it was computed under, and the
@@ -51,16 +51,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy.engine import Connection
 
-from tiktok_audiences import extract
-from tiktok_audiences.identifiers import (
+from tiktok_audiences.members import extract
+from tiktok_audiences.members.identifiers import (
     DEFAULT_NORMALIZATION,
     NORMALIZATION_VERSION,
     Normalization,
     hash_members,
     outcome_counts,
 )
-from tiktok_audiences.membership import MemberKeys
-from tiktok_audiences.staging import MEMBER_SCHEMA
+from tiktok_audiences.members.membership import MemberKeys
+from tiktok_audiences.members.staging import MEMBER_SCHEMA
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def forget_audience(audience_key: str, base_url: str | None = None) -> bool:
 
     Only disk space is at stake: a cache never changes a result, so a left-over one is harmless.
     """
-    from tiktok_audiences.staging import remove_folder
+    from tiktok_audiences.members.staging import remove_folder
 
     base_url = base_url if base_url is not None else cache_base_url()
     if base_url is None:

@@ -25,7 +25,7 @@ import sqlparse
 from sqlalchemy.engine import Connection, Engine
 from sqlparse import tokens as T
 
-from tiktok_audiences import pgcopy
+from tiktok_audiences.db import pgcopy
 
 RAW_COLUMNS = ["contact_id", "email", "phone", "phone_country", "mobile_ad_id"]
 SQL_FILES = (

@@ -63,7 +63,7 @@ def delete_audience(store: AudienceStore, raw: dict[str, Any], *, delete_on_tikt
     # The audience's lookalike goes with it: its seed is gone and nothing would check it any more.
     ids = [i for i in (tiktok_id, lookalike.get("tiktok_audience_id")) if i]
     if delete_on_tiktok and tiktok_id:
-        from tiktok_audiences.exceptions import TikTokApiError, TikTokIntegrationError
+        from tiktok_audiences.tiktok.errors import TikTokApiError, TikTokIntegrationError
         from tiktok_audiences.hooks.tiktok import TikTokHook
 
         try:
@@ -82,7 +82,7 @@ def delete_audience(store: AudienceStore, raw: dict[str, Any], *, delete_on_tikt
     pause_dag(raw["dag_id"])
     store.delete_audience(raw["audience_key"])
     try:
-        from tiktok_audiences.identifier_cache import forget_audience
+        from tiktok_audiences.members.identifier_cache import forget_audience
 
         forget_audience(raw["audience_key"])
     except Exception:  # only disk space is at stake; the deletion itself has happened

@@ -67,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from tiktok_audiences.config import audiences_dir, load_audiences
+    from tiktok_audiences.definitions.files import audiences_dir, load_audiences
 
     directory = Path(args.dir) if args.dir else audiences_dir(PROJECT_DIR / "include" / "audiences")
     definitions, problems = load_audiences(directory)
@@ -433,6 +433,3 @@ def _integration_setup(args: argparse.Namespace, lifecycle, *, username: str) ->
     print(f"Integration {args.conn_id} set up for ad account {advertiser_id}.")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

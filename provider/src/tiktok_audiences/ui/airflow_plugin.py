@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
-from tiktok_audiences.plugin import PLUGIN_NAME, URL_PREFIX, URL_ROUTE
-from tiktok_audiences.plugin.app import create_app
+from tiktok_audiences.ui import PLUGIN_NAME, URL_PREFIX, URL_ROUTE
+from tiktok_audiences.ui.app import create_app
 
 
 class TikTokAudiencesPlugin(AirflowPlugin):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from tiktok_audiences.status import MIN_AUDIENCE_SIZE
+from tiktok_audiences.sync.status import MIN_AUDIENCE_SIZE
 
 MAX_REMOVAL_SHARE_ENV = "TIKTOK_AUDIENCES_MAX_REMOVAL_SHARE"
 DEFAULT_MAX_REMOVAL_SHARE = 0.30
@@ -49,7 +49,7 @@ def check_removals(
 ) -> RemovalCheck:
     """Refuse removing more than ``max_share`` of a live audience or draining it below ``min_size``.
 
-    TikTok's minimum counts matched users (see :data:`tiktok_audiences.status.MIN_AUDIENCE_SIZE`), so
+    TikTok's minimum counts matched users (see :data:`tiktok_audiences.sync.status.MIN_AUDIENCE_SIZE`), so
     besides the contact count the check projects TikTok's matched users at the audience's last match
     rate: ``live_cover_num × new_size / live_size``. Shares are of identifiers: a contact sent with
     both phone forms has both removed together, which leaves the share unchanged.

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from tiktok_audiences.alerts import parse_alerts
+from tiktok_audiences.sync.alerts import parse_alerts
 
 AUDIENCES_DIR_ENV = "TIKTOK_AUDIENCES_DIR"
 DEFAULT_INTEGRATION = "tiktok_default"
@@ -26,7 +26,7 @@ MAX_NAME_LENGTH = 128  # TikTok's limit for custom_audience_name
 DAG_ID_PREFIX = "tiktok_audience__"
 # Kept here (not imported from identifiers) so that DAG parsing never imports pandas.
 ID_TYPES: tuple[str, ...] = ("email", "phone", "maid")
-#: Ways to send an audience (see tiktok_audiences.partner, kept here so parsing stays light).
+#: Ways to send an audience (see tiktok_audiences.tiktok.partner, kept here so parsing stays light).
 AUDIENCE_APIS: tuple[str, ...] = ("customer_file", "partner")
 
 SCHEDULE_PRESETS = frozenset(
@@ -49,7 +49,7 @@ KNOWN_FIELDS = (
     "audience_enhancement",
 )
 #: The ``normalization:`` block (kept here, not imported from identifiers, so parsing stays light;
-#: tests check both lists agree). Values: see :class:`tiktok_audiences.identifiers.Normalization`.
+#: tests check both lists agree). Values: see :class:`tiktok_audiences.members.identifiers.Normalization`.
 NORMALIZATION_OPTIONS: dict[str, tuple[str, ...]] = {
     "phone_format": ("digits", "e164", "both"),
     "email_plus_suffix": ("remove", "keep"),
@@ -97,11 +97,11 @@ class AudienceDefinition:
     :param integration: Airflow connection id of the TikTok integration
     :param identifiers: which identifiers to send: any of ``email``, ``phone``, ``maid``
     :param schedule: cron expression or preset
-    :param alerts: the ``alerts:`` block, validated and normalized by :func:`tiktok_audiences.alerts.parse_alerts`
+    :param alerts: the ``alerts:`` block, validated and normalized by :func:`tiktok_audiences.sync.alerts.parse_alerts`
     :param api: ``customer_file`` or ``partner``; None = the integration's choice (default customer_file)
     :param normalization: the ``normalization:`` options the file sets, as sorted ``(option, value)``
         pairs (the rest are the API's defaults,
-        see :meth:`tiktok_audiences.identifiers.Normalization.from_settings`)
+        see :meth:`tiktok_audiences.members.identifiers.Normalization.from_settings`)
     :param retention_in_days: sent on create: the audience expires this many days after creation (1–365)
     :param audience_enhancement: sent on create when set (TikTok's ``audience_enhancement``, default false)
     """

@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any, Literal
 
-from tiktok_audiences import reconcile
-from tiktok_audiences.config import lookalike_spec_hash
-from tiktok_audiences.reconcile import CLOCK_SLACK
+from tiktok_audiences.sync import reconcile
+from tiktok_audiences.definitions.files import lookalike_spec_hash
+from tiktok_audiences.sync.reconcile import CLOCK_SLACK
 
 #: TikTok's ``audience_type`` of a lookalike in list/get answers.
 LOOKALIKE_AUDIENCE_TYPE = "Lookalike Audience"

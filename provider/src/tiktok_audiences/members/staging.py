@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 STAGING_ENV = "TIKTOK_AUDIENCES_STAGING_URL"
 
 #: A member row: the contact and one identifier as a 33-byte key (type byte + binary SHA-256, see
-#: :class:`tiktok_audiences.membership.Identifiers`) — half the bytes of hex strings, nothing to parse.
+#: :class:`tiktok_audiences.members.membership.Identifiers`) — half the bytes of hex strings, nothing to parse.
 MEMBER_SCHEMA = pa.schema([("contact_id", pa.int64()), ("key", pa.binary(33))])
 STATIC_MEMBER_SCHEMA = pa.schema([("segment_id", pa.int64()), ("contact_id", pa.int64())])
 
@@ -76,11 +76,11 @@ def read_frame(path) -> pd.DataFrame:
 
 
 def read_member_keys(path, batch_size: int = 500_000):
-    """A member file as :class:`~tiktok_audiences.membership.MemberKeys`, read batch by batch into
+    """A member file as :class:`~tiktok_audiences.members.membership.MemberKeys`, read batch by batch into
     arrays sized up front (never two copies of the keys)."""
     import numpy as np
 
-    from tiktok_audiences.membership import KEY_WIDTH, MemberKeys, keys_array
+    from tiktok_audiences.members.membership import KEY_WIDTH, MemberKeys, keys_array
 
     with path.open("rb") as handle:
         parquet = pq.ParquetFile(handle, pre_buffer=False)

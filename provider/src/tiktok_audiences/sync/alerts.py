@@ -47,7 +47,7 @@ KNOWN_KEYS = ("events", "match_drop_points", EMAIL, SLACK)
 _EMAIL_KEYS = ("to", "conn_id", "from_email")
 _SLACK_KEYS = ("conn_id",)
 
-#: Written by :func:`tiktok_audiences.exceptions.error_for_code` into every TikTok auth error.
+#: Written by :func:`tiktok_audiences.tiktok.errors.error_for_code` into every TikTok auth error.
 REAUTH_MARKER = "re-authenticate the integration"
 #: Error kinds stored with a failed run (``tiktok_sync_runs.error_kind``).
 ERROR_KIND_AUTH = "auth"
@@ -56,7 +56,7 @@ ERROR_KIND_OTHER = "other"
 _CONN_ID = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
 _ADDRESS = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 
-#: ``problem(field, message, fix)``, as in :mod:`tiktok_audiences.config`.
+#: ``problem(field, message, fix)``, as in :mod:`tiktok_audiences.definitions.files`.
 Problem = Callable[[str | None, str, str], None]
 
 

@@ -19,9 +19,9 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from tiktok_audiences import integration as lifecycle
-from tiktok_audiences.plugin import actions, views
-from tiktok_audiences.plugin.app import render
-from tiktok_audiences.plugin.security import (
+from tiktok_audiences.ui import actions, views
+from tiktok_audiences.ui.app import render
+from tiktok_audiences.ui.security import (
     may_change_connections,
     may_delete_dag,
     may_read_dag,
@@ -118,7 +118,7 @@ def audiences_page(
 
 @router.get("/audiences/{dag_id}", response_class=HTMLResponse, dependencies=[Depends(requires_access_dag("GET"))])
 def audience_detail(request: Request, dag_id: str, store: StoreDep) -> Response:
-    from tiktok_audiences.plugin.chart import history_chart
+    from tiktok_audiences.ui.chart import history_chart
 
     detail = views.audience_detail(store, _audience_by_dag(store, dag_id))
     return render(request, "detail.html", d=detail, chart=history_chart(detail.points),

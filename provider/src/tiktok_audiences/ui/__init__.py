@@ -1,6 +1,6 @@
 """The TikTok Audiences page: a FastAPI app mounted in Airflow's API server by an Airflow plugin.
 
-The plugin class is :class:`tiktok_audiences.plugin.airflow_plugin.TikTokAudiencesPlugin`,
+The plugin class is :class:`tiktok_audiences.ui.airflow_plugin.TikTokAudiencesPlugin`,
 registered by the provider's ``airflow.plugins`` entry point. Everything lives in the provider
 package, not in ``plugins/``, because Airflow imports every file of ``plugins/`` as a top-level
 module named after its stem.

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tiktok_audiences.cli import elapsed
-from tiktok_audiences.status import STATUS_EXPLANATIONS, AudienceStatus
+from tiktok_audiences.sync.status import STATUS_EXPLANATIONS, AudienceStatus
 from tiktok_audiences.metadata import AudienceStore, utcnow
 
 STATUSES: tuple[str, ...] = tuple(s.value for s in AudienceStatus)
@@ -82,7 +82,7 @@ class LookalikeRow:
 
 
 def lookalike_row(raw: dict[str, Any], now: datetime, audience_definition: dict[str, Any] | None = None) -> LookalikeRow:
-    from tiktok_audiences.lookalike import LOOKALIKE_EXPLANATIONS, LookalikeStatus
+    from tiktok_audiences.sync.lookalike import LOOKALIKE_EXPLANATIONS, LookalikeStatus
 
     try:
         tip = LOOKALIKE_EXPLANATIONS[LookalikeStatus(raw["status"])]
