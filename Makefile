@@ -23,7 +23,12 @@ demo: install
 	$(BIN)/tiktok-audiences demo
 
 ## Run the whole test suite (starts the machine's PostgreSQL; installs Debian's chromium for the browser tests).
-test: install-dev
+## Lint and import order (ruff.toml), then the strict type check of the pure rooms (mypy.ini).
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: install-dev lint
 	bash scripts/start-postgres.sh
 	bash scripts/install-browser.sh
 	$(BIN)/python -m pytest

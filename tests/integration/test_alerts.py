@@ -16,7 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.integration.contacts import ContactDatabase, email as contact_email, maid, phone
+from tests.integration.contacts import ContactDatabase, maid, phone
+from tests.integration.contacts import email as contact_email
 
 pytestmark = pytest.mark.integration
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from tiktok_sandbox import SandboxServer
 
 from tests.sandbox.test_sandbox_server import Api, Control
+from tiktok_sandbox import SandboxServer
 
 
 @pytest.fixture(scope="module")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from tiktok_sandbox.contract import Violation, check_response, endpoint_contract, load_contract
-from tiktok_sandbox.state import LIVE_STATES, SandboxState
-from tiktok_sandbox.tiktok_api import ENDPOINTS
 
 from tests.conftest import unexpected_contract_violations
 from tests.sandbox.test_sandbox_server import ADVERTISER, Api, Control, email_hashes, sha256_hex
+from tiktok_sandbox.contract import Violation, check_response, endpoint_contract, load_contract
+from tiktok_sandbox.state import LIVE_STATES, SandboxState
+from tiktok_sandbox.tiktok_api import ENDPOINTS
 
 #: Endpoint paths the client calls (provider/src/tiktok_audiences/hooks/tiktok.py ``self.call``).
 CLIENT_PATHS = (

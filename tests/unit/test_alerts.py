@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from tiktok_audiences.definitions.files import parse_audience_file
 from tiktok_audiences.sync import alerts
 from tiktok_audiences.sync.alerts import AlertContext, AlertSettings, EmailChannel, RunFacts, SlackChannel
-from tiktok_audiences.definitions.files import parse_audience_file
 
 BOTH = AlertSettings(email=EmailChannel(to=("ops@example.com",)), slack=SlackChannel("slack_alerts"))
 

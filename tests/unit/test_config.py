@@ -133,8 +133,8 @@ def test_normalization_options_are_optional_and_passed_to_the_operator(tmp_path)
 
 
 def test_normalization_option_values_agree_with_the_normalizer():
-    from tiktok_audiences.members import identifiers
     from tiktok_audiences.definitions.files import NORMALIZATION_OPTIONS
+    from tiktok_audiences.members import identifiers
 
     assert NORMALIZATION_OPTIONS == {
         "phone_format": identifiers.PHONE_FORMATS,

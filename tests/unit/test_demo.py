@@ -15,6 +15,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+
+# Same server and override variable as the integration suite.
+from tests.fixtures import DEFAULT_POSTGRES_URL, POSTGRES_URL_ENV
 from tiktok_audiences.members.identifiers import hash_members
 from tiktok_sandbox.demo_data import (
     DEMO_SEGMENTS,
@@ -24,9 +27,6 @@ from tiktok_sandbox.demo_data import (
     create_reference_schema,
     generate_contacts,
 )
-
-# Same server and override variable as the integration suite.
-from tests.fixtures import DEFAULT_POSTGRES_URL, POSTGRES_URL_ENV
 
 CONTACTS = 5_000
 SEED = 7

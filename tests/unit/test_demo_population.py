@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 import requests
 import sqlalchemy as sa
+
 from tiktok_audiences.members.identifiers import InvalidIdentifier, Normalization, hash_identifiers, hash_members
 from tiktok_audiences.sync.status import match_rate
 from tiktok_sandbox import SandboxConfig, SandboxServer

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from tiktok_audiences.members.identifiers import (
     ID_TYPES,
     REASONS,

@@ -7,8 +7,13 @@ import json
 import pytest
 import requests
 
-from tiktok_audiences.tiktok.errors import TikTokApiError, TikTokAudienceNotFound, TikTokAuthError, TikTokIntegrationError
 from tiktok_audiences.hooks.tiktok import TikTokHook
+from tiktok_audiences.tiktok.errors import (
+    TikTokApiError,
+    TikTokAudienceNotFound,
+    TikTokAuthError,
+    TikTokIntegrationError,
+)
 from tiktok_sandbox.config import SandboxConfig
 
 CONFIG = SandboxConfig()

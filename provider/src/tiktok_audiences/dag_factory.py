@@ -16,11 +16,11 @@ from airflow.sdk import DAG, Param, get_parsing_context, task
 
 from tiktok_audiences.callbacks import record_failure
 from tiktok_audiences.definitions.files import AudienceDefinition, audiences_dir, load_audiences
+from tiktok_audiences.members.staging import staging_base_url
 from tiktok_audiences.operators.alerts import AudienceAlertsOperator
 from tiktok_audiences.operators.extract import AudienceMembersExtractOperator
 from tiktok_audiences.operators.lookalike import TikTokLookalikeSyncOperator, record_lookalike_failure
 from tiktok_audiences.operators.tiktok import TikTokAudienceSyncOperator
-from tiktok_audiences.members.staging import staging_base_url
 
 SQL_DIR_ENV = "TIKTOK_AUDIENCES_SQL_DIR"
 RETRIES_ENV = "TIKTOK_AUDIENCES_TASK_RETRIES"

@@ -24,10 +24,10 @@ from airflow.sdk.log import mask_secret
 
 from tiktok_audiences.tiktok.errors import (
     TikTokApiError,
+    TikTokAudienceBusy,
     TikTokAudienceNotFound,
     TikTokIntegrationError,
     TikTokRetryableError,
-    TikTokAudienceBusy,
     error_for_code,
     is_busy_refusal,
     is_transient,

@@ -51,6 +51,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy.engine import Connection
 
+from tiktok_audiences.home import home_url
 from tiktok_audiences.members import extract
 from tiktok_audiences.members.identifiers import (
     DEFAULT_NORMALIZATION,
@@ -80,8 +81,7 @@ def cache_base_url() -> str | None:
     configured = os.environ.get(CACHE_ENV)
     if configured is not None:
         return None if configured.strip().lower() in _OFF else configured
-    home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
-    return "file://" + os.path.join(os.path.abspath(home), "tiktok_audiences", "cache")
+    return home_url("tiktok_audiences", "cache")
 
 
 def audience_folder(base_url: str, audience_key: str, role: str):

@@ -17,6 +17,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tiktok_audiences.home import home_url
+
 STAGING_ENV = "TIKTOK_AUDIENCES_STAGING_URL"
 
 #: A member row: the contact and one identifier as a 33-byte key (type byte + binary SHA-256, see
@@ -30,8 +32,7 @@ def staging_base_url() -> str:
     configured = os.environ.get(STAGING_ENV)
     if configured:
         return configured
-    home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
-    return "file://" + os.path.join(os.path.abspath(home), "tiktok_audiences", "staging")
+    return home_url("tiktok_audiences", "staging")
 
 
 def run_folder(base_url: str, dag_id: str, run_id: str):

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from tiktok_audiences.home import airflow_home
+
 if TYPE_CHECKING:
     from tiktok_audiences.metadata.store import AudienceStore
 
@@ -55,8 +57,7 @@ def sql_engine_from_connection(connection: Any) -> Engine:
 
 
 def default_meta_path() -> str:
-    home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
-    return os.path.join(home, "tiktok_audiences_meta.db")
+    return os.path.join(airflow_home(), "tiktok_audiences_meta.db")
 
 
 def sqlite_engine(path: str) -> Engine:

@@ -13,8 +13,8 @@ from tiktok_audiences.metadata import META_CONN_ID
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from tiktok_audiences.sync.alerts import AlertMessage, AlertSettings, EmailChannel, SlackChannel
     from tiktok_audiences.metadata import AudienceStore
+    from tiktok_audiences.sync.alerts import AlertMessage, AlertSettings, EmailChannel, SlackChannel
 
 
 class AlertDeliveryError(AirflowException):
@@ -50,8 +50,8 @@ class AudienceAlertsOperator(BaseOperator):
         self.meta_conn_id = meta_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from tiktok_audiences.sync import alerts
         from tiktok_audiences.metadata import open_store
+        from tiktok_audiences.sync import alerts
 
         settings = self._settings()
         if not settings.active:

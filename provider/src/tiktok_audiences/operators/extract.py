@@ -61,8 +61,8 @@ class AudienceMembersExtractOperator(BaseOperator):
         self.identifier_cache = identifier_cache
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from tiktok_audiences.members import extract, staging
         from tiktok_audiences.db.reachability import reachable
+        from tiktok_audiences.members import extract, staging
         from tiktok_audiences.metadata import open_store
         from tiktok_audiences.metadata.engines import sql_engine_from_connection
 

@@ -68,8 +68,8 @@ class TikTokLookalikeSyncOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from tiktok_audiences.definitions.files import LookalikeDefinition
-        from tiktok_audiences.sync.lookalike import LookalikeStatus
         from tiktok_audiences.metadata import LockHolder, open_store
+        from tiktok_audiences.sync.lookalike import LookalikeStatus
 
         definition = LookalikeDefinition.from_dict(self.audience["lookalike"])
         store = open_store(self.meta_conn_id)
@@ -97,14 +97,14 @@ class TikTokLookalikeSyncOperator(BaseOperator):
     # -- the lookalike ------------------------------------------------------------------------
 
     def _sync(self, store: AudienceStore, definition: LookalikeDefinition) -> dict[str, Any]:
+        from tiktok_audiences.hooks.tiktok import TikTokHook
+        from tiktok_audiences.sync.lookalike import LookalikeStatus
         from tiktok_audiences.tiktok.errors import (
             TikTokApiError,
             TikTokAudienceNotFound,
             TikTokIntegrationError,
             is_permanent_tiktok_error,
         )
-        from tiktok_audiences.hooks.tiktok import TikTokHook
-        from tiktok_audiences.sync.lookalike import LookalikeStatus
 
         key = self.audience["key"]
         hook = TikTokHook(tiktok_conn_id=self.audience["integration"])
@@ -167,8 +167,8 @@ class TikTokLookalikeSyncOperator(BaseOperator):
 
     def _converge(self, store: AudienceStore, hook: TikTokHook, definition: LookalikeDefinition,
                   source_id: str) -> dict[str, Any]:
-        from tiktok_audiences.tiktok.errors import TikTokAudienceNotFound
         from tiktok_audiences.sync.lookalike import plan_lookalike
+        from tiktok_audiences.tiktok.errors import TikTokAudienceNotFound
 
         key = self.audience["key"]
         row = store.get_lookalike(key) or {}
@@ -264,8 +264,8 @@ class TikTokLookalikeSyncOperator(BaseOperator):
     def _maybe_refresh(self, store: AudienceStore, hook: TikTokHook, row: dict[str, Any], details: dict[str, Any],
                        notes: list[str]) -> dict[str, Any]:
         """Rebuild the lookalike from its source when the source's members changed (at most daily)."""
-        from tiktok_audiences.tiktok.errors import TikTokApiError, TikTokAuthError
         from tiktok_audiences.sync.lookalike import needs_refresh
+        from tiktok_audiences.tiktok.errors import TikTokApiError, TikTokAuthError
 
         changed_at = _last_membership_change(store, self.audience["key"])
         if not needs_refresh(built_at=row.get("built_at"), source_changed_at=changed_at, now=_now()):
@@ -313,8 +313,8 @@ def record_lookalike_failure(context: dict[str, Any]) -> None:
     import logging
 
     from tiktok_audiences.callbacks import _one_line
-    from tiktok_audiences.sync.lookalike import LookalikeStatus
     from tiktok_audiences.metadata import open_store
+    from tiktok_audiences.sync.lookalike import LookalikeStatus
 
     task = context["task"]
     audience = getattr(task, "audience", None) or {}

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from tiktok_audiences.tiktok.partner import CUSTOMER_FILE, PARTNER
-from tiktok_audiences.sync.status import MIN_AUDIENCE_SIZE
 from tiktok_audiences.metadata import META_CONN_ID
+from tiktok_audiences.sync.status import MIN_AUDIENCE_SIZE
+from tiktok_audiences.tiktok.partner import CUSTOMER_FILE, PARTNER
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -113,6 +113,7 @@ class TikTokAudienceSyncOperator(BaseOperator):
     # -- the sync -----------------------------------------------------------------------------
 
     def _sync(self, context: Context, store: AudienceStore, holder: LockHolder) -> dict[str, Any]:
+        from tiktok_audiences.hooks.tiktok import TikTokHook
         from tiktok_audiences.tiktok.errors import (
             TikTokApiError,
             TikTokAudienceBusy,
@@ -121,7 +122,6 @@ class TikTokAudienceSyncOperator(BaseOperator):
             TikTokTooFewMatches,
             is_permanent_tiktok_error,
         )
-        from tiktok_audiences.hooks.tiktok import TikTokHook
         from tiktok_audiences.tiktok.partner import resolve_api
 
         summary_in = self.extract_summary or {}
@@ -285,8 +285,8 @@ class TikTokAudienceSyncOperator(BaseOperator):
         return run.result("dry_run", run.row["status"])
 
     def _finish_too_small(self, run: _Run) -> dict[str, Any]:
-        from tiktok_audiences.sync.status import AudienceStatus
         from tiktok_audiences.metadata import utcnow
+        from tiktok_audiences.sync.status import AudienceStatus
 
         run.notes.append(
             f"{run.audience.size} contacts; TikTok needs at least {MIN_AUDIENCE_SIZE:,} matched users and refuses "
@@ -302,8 +302,8 @@ class TikTokAudienceSyncOperator(BaseOperator):
 
     def _finish_busy(self, run: _Run, err: Exception) -> dict[str, Any]:
         """TikTok refused an update as "being updated or under processing": record what was confirmed."""
-        from tiktok_audiences.sync.status import AudienceStatus
         from tiktok_audiences.metadata import utcnow
+        from tiktok_audiences.sync.status import AudienceStatus
 
         sender = run.sender
         added, removed = (sender.added, sender.removed) if sender else (0, 0)
@@ -332,8 +332,8 @@ class TikTokAudienceSyncOperator(BaseOperator):
         No retry or later run changes that, so the run ends (task success, no Airflow retry) as Too
         Small with what the user can do; a full_resync then creates a new TikTok audience in its place.
         """
-        from tiktok_audiences.sync.status import AudienceStatus
         from tiktok_audiences.metadata import utcnow
+        from tiktok_audiences.sync.status import AudienceStatus
 
         sender = run.sender
         added, removed = (sender.added, sender.removed) if sender else (0, 0)
@@ -354,8 +354,8 @@ class TikTokAudienceSyncOperator(BaseOperator):
 
     def _send(self, run: _Run, hook: TikTokHook, holder: LockHolder) -> _Sender | _PartnerSender:
         from tiktok_audiences.members import membership
-        from tiktok_audiences.tiktok.errors import TikTokApiError, TikTokTooFewMatches
         from tiktok_audiences.sync.status import AudienceStatus
+        from tiktok_audiences.tiktok.errors import TikTokApiError, TikTokTooFewMatches
 
         run.store.update_audience(run.key, status=AudienceStatus.SYNCING.value, status_message=None)
         started = time.perf_counter()
@@ -420,8 +420,8 @@ class TikTokAudienceSyncOperator(BaseOperator):
 
     def _finish_sync(self, run: _Run, hook: TikTokHook, sender: _Sender | _PartnerSender) -> dict[str, Any]:
         """Read the audience back from TikTok and record status, match, size and the run."""
-        from tiktok_audiences.sync.status import match_rate, resolve_status, too_few_matched
         from tiktok_audiences.metadata import utcnow
+        from tiktok_audiences.sync.status import match_rate, resolve_status, too_few_matched
 
         started = time.perf_counter()
         details = hook.get_audience(run.audience_id)
@@ -465,8 +465,8 @@ class TikTokAudienceSyncOperator(BaseOperator):
     def _adopt_interrupted_create(self, hook: TikTokHook, store: AudienceStore, row: dict[str, Any],
                                   api: str) -> str | None:
         """A create whose answer never arrived may still have happened: find it by name, kind and time."""
-        from tiktok_audiences.tiktok.partner import is_api_of, partner_audience_name
         from tiktok_audiences.sync.reconcile import find_interrupted_create
+        from tiktok_audiences.tiktok.partner import is_api_of, partner_audience_name
 
         name = partner_audience_name(self.audience["name"]) if api == PARTNER else self.audience["name"]
         audience_id = find_interrupted_create(hook.list_audiences(), name=name, started_at=row["create_started_at"],
@@ -613,8 +613,8 @@ class _Sender:
     def create(self, name: str, identifiers: pd.DataFrame,
                uploaded: tuple[list[str], pd.DataFrame, list[pd.DataFrame]] | None = None) -> str:
         """Create the audience from ``identifiers`` (or from files already ``uploaded`` for them)."""
-        from tiktok_audiences.tiktok.errors import TikTokRetryableError
         from tiktok_audiences.metadata import utcnow
+        from tiktok_audiences.tiktok.errors import TikTokRetryableError
 
         paths, created, rest = uploaded or self._upload_whole_set(identifiers, "create")
         # Journaled first: if the answer is lost, the adopted audience may hold any of them.
@@ -736,9 +736,9 @@ class _PartnerSender:
         self.audience_id: str | None = None
 
     def create(self, name: str, identifiers: pd.DataFrame) -> str:
+        from tiktok_audiences.metadata import utcnow
         from tiktok_audiences.tiktok.errors import TikTokRetryableError
         from tiktok_audiences.tiktok.partner import partner_audience_name
-        from tiktok_audiences.metadata import utcnow
 
         self.store.update_audience(self.key, create_started_at=utcnow())
         self.requests += 1

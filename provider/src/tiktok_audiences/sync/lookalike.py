@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any, Literal
 
-from tiktok_audiences.sync import reconcile
 from tiktok_audiences.definitions.files import lookalike_spec_hash
+from tiktok_audiences.sync import reconcile
 from tiktok_audiences.sync.reconcile import CLOCK_SLACK
 
 #: TikTok's ``audience_type`` of a lookalike in list/get answers.

@@ -63,8 +63,8 @@ def delete_audience(store: AudienceStore, raw: dict[str, Any], *, delete_on_tikt
     # The audience's lookalike goes with it: its seed is gone and nothing would check it any more.
     ids = [i for i in (tiktok_id, lookalike.get("tiktok_audience_id")) if i]
     if delete_on_tiktok and tiktok_id:
-        from tiktok_audiences.tiktok.errors import TikTokApiError, TikTokIntegrationError
         from tiktok_audiences.hooks.tiktok import TikTokHook
+        from tiktok_audiences.tiktok.errors import TikTokApiError, TikTokIntegrationError
 
         try:
             hook = TikTokHook(raw["integration"], max_attempts=2)

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from tiktok_audiences import integration as lifecycle
+from tiktok_audiences.metadata import AudienceStore
 from tiktok_audiences.ui import actions, views
 from tiktok_audiences.ui.app import render
 from tiktok_audiences.ui.security import (
@@ -29,7 +30,6 @@ from tiktok_audiences.ui.security import (
     require_connection_access,
     require_same_origin,
 )
-from tiktok_audiences.metadata import AudienceStore
 
 log = logging.getLogger(__name__)
 router = APIRouter()

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from tiktok_audiences.cli import elapsed
-from tiktok_audiences.sync.status import STATUS_EXPLANATIONS, AudienceStatus
 from tiktok_audiences.metadata import AudienceStore, utcnow
+from tiktok_audiences.sync.status import STATUS_EXPLANATIONS, AudienceStatus
 
 STATUSES: tuple[str, ...] = tuple(s.value for s in AudienceStatus)
 
