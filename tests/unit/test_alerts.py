@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tiktok_audiences.definitions.files import parse_audience_file
+from tiktok_audiences.definitions import parse_audience_file
 from tiktok_audiences.sync import alerts
 from tiktok_audiences.sync.alerts import AlertContext, AlertSettings, EmailChannel, RunFacts, SlackChannel
 

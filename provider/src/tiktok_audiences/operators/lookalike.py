@@ -14,7 +14,7 @@ from tiktok_audiences.metadata import META_CONN_ID
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from tiktok_audiences.definitions.files import LookalikeDefinition
+    from tiktok_audiences.definitions import LookalikeDefinition
     from tiktok_audiences.hooks.tiktok import TikTokHook
     from tiktok_audiences.metadata import AudienceStore
 
@@ -67,7 +67,7 @@ class TikTokLookalikeSyncOperator(BaseOperator):
         self.lock_lease = lock_lease
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from tiktok_audiences.definitions.files import LookalikeDefinition
+        from tiktok_audiences.definitions import LookalikeDefinition
         from tiktok_audiences.metadata import LockHolder, open_store
         from tiktok_audiences.sync.lookalike import LookalikeStatus
 

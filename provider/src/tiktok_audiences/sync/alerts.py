@@ -56,7 +56,7 @@ ERROR_KIND_OTHER = "other"
 _CONN_ID = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
 _ADDRESS = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 
-#: ``problem(field, message, fix)``, as in :mod:`tiktok_audiences.definitions.files`.
+#: ``problem(field, message, fix)``, as in :mod:`tiktok_audiences.definitions.validation`.
 Problem = Callable[[str | None, str, str], None]
 
 
