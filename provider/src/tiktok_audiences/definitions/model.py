@@ -127,7 +127,7 @@ class AudienceDefinition:
     :param identifiers: which identifiers to send: any of ``email``, ``phone``, ``maid``
     :param schedule: cron expression or preset
     :param alerts: the ``alerts:`` block, validated and normalized by
-        :func:`tiktok_audiences.sync.alerts.parse_alerts`
+        :func:`tiktok_audiences.definitions.alerts.parse_alerts`
     :param api: ``customer_file`` or ``partner``; None = the integration's choice (default customer_file)
     :param normalization: the ``normalization:`` options the file sets, as sorted ``(option, value)``
         pairs (the rest are the API's defaults,

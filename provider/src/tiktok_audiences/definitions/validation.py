@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from tiktok_audiences.definitions.alerts import parse_alerts
 from tiktok_audiences.definitions.lookalike import parse_lookalike
 from tiktok_audiences.definitions.model import (
     AUDIENCE_APIS,
@@ -18,7 +19,6 @@ from tiktok_audiences.definitions.model import (
     DefinitionProblem,
     Problem,
 )
-from tiktok_audiences.sync.alerts import parse_alerts
 
 SCHEDULE_PRESETS = frozenset(
     {"@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly", "@annually"}

@@ -13,8 +13,9 @@ from tiktok_audiences.metadata import META_CONN_ID
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from tiktok_audiences.definitions import AlertSettings, EmailChannel, SlackChannel
     from tiktok_audiences.metadata import AudienceStore
-    from tiktok_audiences.sync.alerts import AlertMessage, AlertSettings, EmailChannel, SlackChannel
+    from tiktok_audiences.sync.alerts import AlertMessage
 
 
 class AlertDeliveryError(AirflowException):
@@ -106,7 +107,7 @@ class AudienceAlertsOperator(BaseOperator):
         """The integration's alert settings (connection extra ``alerts``) merged with the audience's."""
         from airflow.sdk import BaseHook
 
-        from tiktok_audiences.sync.alerts import parse_integration_alerts, resolve_settings
+        from tiktok_audiences.definitions import parse_integration_alerts, resolve_settings
 
         conn_id = self.audience["integration"]
         try:
