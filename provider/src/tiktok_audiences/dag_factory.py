@@ -15,7 +15,7 @@ from pathlib import Path
 from airflow.sdk import DAG, Param, get_parsing_context, task
 
 from tiktok_audiences.callbacks import record_failure, record_lookalike_failure
-from tiktok_audiences.definitions.files import AudienceDefinition, audiences_dir, load_audiences
+from tiktok_audiences.definitions import AudienceDefinition, audiences_dir, load_audiences
 from tiktok_audiences.members.staging import staging_base_url
 from tiktok_audiences.operators.alerts import AudienceAlertsOperator
 from tiktok_audiences.operators.extract import AudienceMembersExtractOperator

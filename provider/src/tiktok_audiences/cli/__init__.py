@@ -26,7 +26,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
 
     validate = commands.add_parser("validate", help="check the audience definition files")
-    validate.add_argument("--dir", default=None, help="audiences folder (default: $TIKTOK_AUDIENCES_DIR or include/audiences)")
+    validate.add_argument(
+        "--dir", default=None, help="audiences folder (default: $TIKTOK_AUDIENCES_DIR or include/audiences)"
+    )
 
     demo_db = commands.add_parser("demo-db", help="build the demo contact database (reference schema)")
     demo_db.add_argument("--url", required=True, help="SQLAlchemy URL, e.g. sqlite:////tmp/contacts.db")
@@ -67,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from tiktok_audiences.definitions.files import audiences_dir, load_audiences
+    from tiktok_audiences.definitions import audiences_dir, load_audiences
 
     directory = Path(args.dir) if args.dir else audiences_dir(PROJECT_DIR / "include" / "audiences")
     definitions, problems = load_audiences(directory)
@@ -110,7 +112,8 @@ def _demo_db(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     summary = build_demo_database(sa.create_engine(args.url), contacts=args.contacts, seed=args.seed)
-    print(f"Built {summary.contacts:,} contacts and {len(summary.segments)} segments in {time.perf_counter() - started:.1f} s")
+    elapsed = time.perf_counter() - started
+    print(f"Built {summary.contacts:,} contacts and {len(summary.segments)} segments in {elapsed:.1f} s")
     return 0
 
 

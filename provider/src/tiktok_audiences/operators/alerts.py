@@ -12,8 +12,9 @@ from tiktok_audiences.operators.base import AudienceOperator
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from tiktok_audiences.definitions import AlertSettings, EmailChannel, SlackChannel
     from tiktok_audiences.metadata import AudienceStore
-    from tiktok_audiences.sync.alerts import AlertMessage, AlertSettings, EmailChannel, SlackChannel
+    from tiktok_audiences.sync.alerts import AlertMessage
 
 
 class AlertDeliveryError(AirflowException):
@@ -100,7 +101,7 @@ class AudienceAlertsOperator(AudienceOperator):
         """The integration's alert settings (connection extra ``alerts``) merged with the audience's."""
         from airflow.sdk import BaseHook
 
-        from tiktok_audiences.sync.alerts import parse_integration_alerts, resolve_settings
+        from tiktok_audiences.definitions import parse_integration_alerts, resolve_settings
 
         conn_id = self.audience.integration
         try:
