@@ -139,7 +139,8 @@ class LookalikeSync:
         if self.dry_run:
             what = {"create": "create the lookalike", "rebuild": f"create a new lookalike ({plan.reason})",
                     "check": "check the lookalike"}[plan.action]
-            store.update_lookalike(self.key, status_message=f"Dry run: would {what}; nothing sent", last_run_at=utcnow())
+            store.update_lookalike(self.key, status_message=f"Dry run: would {what}; nothing sent",
+                                   last_run_at=utcnow())
             return self._summary(f"dry_run:{plan.action}", row.get("status"), row.get("tiktok_audience_id"))
         if plan.action == "check":
             lookalike_id = row["tiktok_audience_id"]
@@ -210,7 +211,8 @@ class LookalikeSync:
         except TikTokAuthError:
             raise
         except TikTokApiError as err:
-            notes.append(f"TikTok did not refresh the lookalike from the changed source ({err}); the next run tries again")
+            notes.append(f"TikTok did not refresh the lookalike from the changed source ({err}); "
+                         f"the next run tries again")
             return details
         self.store.update_lookalike(self.key, built_at=utcnow())
         notes.append("refreshed from the source audience's changed members")
@@ -224,7 +226,8 @@ class LookalikeSync:
                 return finished
         return None
 
-    def _record_state(self, action: str, lookalike_id: str, details: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    def _record_state(self, action: str, lookalike_id: str, details: dict[str, Any],
+                      notes: list[str]) -> dict[str, Any]:
         is_valid = bool(details.get("is_valid"))
         cover_num = int(details.get("cover_num") or 0) if is_valid else None
         status = status_for(is_valid).value

@@ -10,7 +10,7 @@ share one set of rules, unit-tested without Airflow.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -56,7 +56,7 @@ def partner_audience_name(name: str) -> str:
     return name[: PARTNER_NAME_LIMIT - 3] + "..."
 
 
-def is_api_of(details: dict[str, Any], api: str) -> bool:
+def is_api_of(details: Mapping[str, Any], api: str) -> bool:
     """Whether a TikTok audience (list/get item) is of the kind ``api`` creates.
 
     Reads ``audience_type`` and falls back to ``type`` (get's SDK name); an item carrying neither

@@ -43,8 +43,6 @@ class SenderContext:
 class Sender:
     """Counters of what TikTok accepted, shared by both senders."""
 
-    #: TikTok's customer-file encryption type of the audience (None for a Partner audience)
-    calculate_type: ClassVar[str | None] = None
     api: ClassVar[str]
 
     def __init__(self, ctx: SenderContext) -> None:
@@ -55,6 +53,11 @@ class Sender:
         self.bytes_sent = 0
         #: the TikTok audience this sender created, if it did
         self.audience_id: str | None = None
+
+    @property
+    def calculate_type(self) -> str | None:
+        """TikTok's customer-file encryption type of the audience (None for a Partner audience)."""
+        return None
 
     def renew_lock(self) -> None:
         self.ctx.store.renew_lock(self.ctx.key, self.ctx.holder, self.ctx.lock_lease_seconds)

@@ -31,11 +31,15 @@ class CustomerFileSender(Sender):
                  retention_in_days: int | None = None, audience_enhancement: bool | None = None) -> None:
         super().__init__(ctx)
         self.id_types = list(id_types)
-        self.calculate_type = calculate_type  # type: ignore[misc]  # per audience, not per class
+        self._calculate_type = calculate_type
         self.retention_in_days = retention_in_days
         self.audience_enhancement = audience_enhancement
         #: What the last create / REPLACE uploaded (kept for a refused REPLACE)
         self.uploaded: Uploaded | None = None
+
+    @property
+    def calculate_type(self) -> str:
+        return self._calculate_type
 
     # -- the operations ---------------------------------------------------------------------------
 
@@ -110,7 +114,6 @@ class CustomerFileSender(Sender):
         content = customer_file(batch, self.id_types)
         self.bytes_sent += len(content)
         self.requests += 1
-        assert self.calculate_type is not None
         path = self.ctx.client.upload_file(content, calculate_type=self.calculate_type,
                                            file_name=f"{self.ctx.key}-{label}.csv")
         self.renew_lock()

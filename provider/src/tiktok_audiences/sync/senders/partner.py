@@ -16,8 +16,7 @@ from tiktok_audiences.tiktok.partner import PARTNER, mapping_batch, mapping_batc
 class PartnerSender(Sender):
     """Creates a Partner audience and mirrors membership; the same contract as the customer-file sender."""
 
-    api = PARTNER
-    calculate_type = None  # Partner audiences have no customer-file encryption type
+    api = PARTNER  # Partner audiences have no customer-file encryption type (calculate_type None)
 
     def create(self, identifiers: pd.DataFrame) -> str:
         """Create the (empty) Partner audience, then add ``identifiers`` to it."""
