@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from tiktok_audiences import integration as lifecycle
 from tiktok_audiences.metadata import AudienceStore
 from tiktok_audiences.ui import actions, views
-from tiktok_audiences.ui.app import render
+from tiktok_audiences.ui.rendering import render
 from tiktok_audiences.ui.security import (
     may_change_connections,
     may_delete_dag,
