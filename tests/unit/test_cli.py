@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from tiktok_audiences.cli import elapsed, format_table, main
+from tiktok_audiences.cli import format_table, main
+from tiktok_audiences.reporting import elapsed
 
 
 def test_load_settings_creates_connections_and_pools(airflow_db, tmp_path, monkeypatch):

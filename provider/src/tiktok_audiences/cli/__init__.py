@@ -26,7 +26,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
 
     validate = commands.add_parser("validate", help="check the audience definition files")
-    validate.add_argument("--dir", default=None, help="audiences folder (default: $TIKTOK_AUDIENCES_DIR or include/audiences)")
+    validate.add_argument("--dir", default=None,
+                          help="audiences folder (default: $TIKTOK_AUDIENCES_DIR or include/audiences)")
 
     demo_db = commands.add_parser("demo-db", help="build the demo contact database (reference schema)")
     demo_db.add_argument("--url", required=True, help="SQLAlchemy URL, e.g. sqlite:////tmp/contacts.db")
@@ -110,7 +111,8 @@ def _demo_db(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     summary = build_demo_database(sa.create_engine(args.url), contacts=args.contacts, seed=args.seed)
-    print(f"Built {summary.contacts:,} contacts and {len(summary.segments)} segments in {time.perf_counter() - started:.1f} s")
+    print(f"Built {summary.contacts:,} contacts and {len(summary.segments)} segments "
+          f"in {time.perf_counter() - started:.1f} s")
     return 0
 
 
@@ -118,35 +120,48 @@ def _demo_db(args: argparse.Namespace) -> int:
 
 
 def audience_rows(store) -> list[dict[str, Any]]:
-    """The audiences table as users see it on the audiences page."""
-    rows = []
-    lookalikes = {r["audience_key"]: r for r in store.list_lookalikes()}
-    for row in store.list_audiences():
-        lookalike = lookalikes.get(row["audience_key"])
-        rows.append(
-            {
-                "name": row["name"],
-                "match": None if row["match_rate"] is None else round(100 * row["match_rate"], 1),
-                "size": row["size"],
-                "status": row["status"],
-                "last_sync": row["last_sync_at"].isoformat() + "Z" if row["last_sync_at"] else None,
-                "message": row["status_message"] or row["last_error"],
-                # The audience's lookalike (its size is TikTok's reach, its time when TikTok last built it).
-                "lookalike": None if lookalike is None else {
-                    "name": lookalike["name"],
-                    "tiktok_audience_id": lookalike["tiktok_audience_id"],
-                    "size": lookalike["cover_num"],
-                    "status": lookalike["status"],
-                    "built": lookalike["built_at"].isoformat() + "Z" if lookalike["built_at"] else None,
-                    "message": lookalike["status_message"],
-                },
-            }
-        )
-    return rows
+    """The audiences table as users see it on the audiences page (the rows of
+    :mod:`tiktok_audiences.reporting`), as JSON: what ``table --json`` prints and :func:`format_table` reads."""
+    from tiktok_audiences import reporting
+    from tiktok_audiences.metadata import utcnow
+
+    now = utcnow()
+    # Without the audience's definition: a lookalike's message is the one stored, as TikTok or the run left it.
+    lookalikes = {raw["audience_key"]: reporting.lookalike_row(raw, now) for raw in store.list_lookalikes()}
+    return [
+        _record(reporting.audience_row(raw, now), lookalikes.get(raw["audience_key"]))
+        for raw in store.list_audiences()
+    ]
+
+
+def _record(row, lookalike) -> dict[str, Any]:
+    return {
+        "name": row.name,
+        "match": row.match,
+        "size": row.size,
+        "status": row.status,
+        "last_sync": _timestamp(row.last_sync_at),
+        "message": row.message,
+        # The audience's lookalike (its size is TikTok's reach, its time when TikTok last built it).
+        "lookalike": None if lookalike is None else {
+            "name": lookalike.name,
+            "tiktok_audience_id": lookalike.tiktok_audience_id,
+            "size": lookalike.size,
+            "status": lookalike.status,
+            "built": _timestamp(lookalike.built_at),
+            "message": lookalike.message,
+        },
+    }
+
+
+def _timestamp(when: datetime | None) -> str | None:
+    """A metadata time (naive UTC) as ISO 8601 with ``Z``."""
+    return when.isoformat() + "Z" if when else None
 
 
 def format_table(rows: list[dict[str, Any]], now: datetime | None = None) -> str:
     from tiktok_audiences.metadata import utcnow
+    from tiktok_audiences.reporting import elapsed
 
     now = now or utcnow()
     header = ("Name", "Match", "Size", "Status", "Last Sync")
@@ -178,16 +193,6 @@ def format_table(rows: list[dict[str, Any]], now: datetime | None = None) -> str
     if notes:
         out += ["", "Notes:", *notes]
     return "\n".join(out)
-
-
-def elapsed(then: datetime, now: datetime) -> str:
-    """'just now', '5 minutes ago', '3 hours ago', '2 days ago'."""
-    seconds = max(0, int((now - then).total_seconds()))
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            count = seconds // size
-            return f"{count} {unit}{'s' if count != 1 else ''} ago"
-    return "just now"
 
 
 def _table(args: argparse.Namespace) -> int:
