@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from tiktok_audiences.cli import format_table, main
+from tiktok_audiences.cli import main
+from tiktok_audiences.cli.table import format_table
 from tiktok_audiences.reporting import elapsed
 
 
