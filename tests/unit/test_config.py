@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tiktok_audiences.definitions.files import AudienceDefinitionError, load_audiences, parse_audience_file
+from tiktok_audiences.definitions import AudienceDefinitionError, load_audiences, parse_audience_file
 
 
 def write(directory: Path, name: str, text: str) -> Path:
@@ -133,7 +133,7 @@ def test_normalization_options_are_optional_and_passed_to_the_operator(tmp_path)
 
 
 def test_normalization_option_values_agree_with_the_normalizer():
-    from tiktok_audiences.definitions.files import NORMALIZATION_OPTIONS
+    from tiktok_audiences.definitions import NORMALIZATION_OPTIONS
     from tiktok_audiences.members import identifiers
 
     assert NORMALIZATION_OPTIONS == {
@@ -158,7 +158,8 @@ def test_partner_audience_refuses_a_phone_format_other_than_e164(tmp_path):
     )
     assert "'normalization.phone_format'" in problem and "E.164" in problem and "Fix:" in problem
     definition, problems = parse_audience_file(
-        write(tmp_path, "ok.yaml", "name: A\ninclude_segments: [1]\napi: partner\nnormalization: {phone_format: e164}\n")
+        write(tmp_path, "ok.yaml",
+              "name: A\ninclude_segments: [1]\napi: partner\nnormalization: {phone_format: e164}\n")
     )
     assert problems == []
 

@@ -66,8 +66,8 @@ def run_demo_db(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     summary = build_demo_database(sa.create_engine(args.url), contacts=args.contacts, seed=args.seed)
-    print(f"Built {summary.contacts:,} contacts and {len(summary.segments)} segments "
-          f"in {time.perf_counter() - started:.1f} s")
+    elapsed = time.perf_counter() - started
+    print(f"Built {summary.contacts:,} contacts and {len(summary.segments)} segments in {elapsed:.1f} s")
     return 0
 
 

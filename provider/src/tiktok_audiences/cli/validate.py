@@ -17,7 +17,7 @@ def add_command(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tiktok_audiences.definitions.files import audiences_dir, load_audiences
+    from tiktok_audiences.definitions import audiences_dir, load_audiences
 
     directory = Path(args.dir) if args.dir else audiences_dir(PROJECT_DIR / "include" / "audiences")
     definitions, problems = load_audiences(directory)

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any, Literal
 
-from tiktok_audiences.definitions.files import lookalike_spec_hash
+from tiktok_audiences.definitions import lookalike_spec_hash
 from tiktok_audiences.sync import reconcile
 from tiktok_audiences.sync.reconcile import CLOCK_SLACK
 

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 CUSTOMER_FILE = "customer_file"
 PARTNER = "partner"
+#: How messages name each API
+API_LABELS = {CUSTOMER_FILE: "customer-file API", PARTNER: "partner (Audience Segment) API"}
 #: Accepted values of ``api`` (audience file and integration extra).
 APIS: tuple[str, ...] = (CUSTOMER_FILE, PARTNER)
 #: Used when neither the audience file nor the integration says: it works for every app holding
