@@ -8,6 +8,7 @@
 - :mod:`.integration_settings`: an integration's settings, read from its connection's extra.
 - :mod:`.retries`: the retry policy, the wait for a busy audience, the pacing under ``max_qps``.
 
-May import: the standard library, requests, tenacity and pandas (for types only). Never Airflow, and
-no other room of the package: the Airflow hook (:mod:`tiktok_audiences.hooks.tiktok`) builds on this one.
+May import: the standard library, requests, tenacity, pandas, and the rooms below it (``home``, ``db``,
+``definitions``, ``members``, ``metadata``). Never Airflow, nor a room above (``sync``, ``hooks``,
+``operators``, the UI, the CLI): the Airflow hook (:mod:`tiktok_audiences.hooks.tiktok`) builds on this one.
 """
