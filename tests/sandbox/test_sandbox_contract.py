@@ -10,9 +10,9 @@ from tiktok_sandbox.contract import Violation, check_response, endpoint_contract
 from tiktok_sandbox.state import LIVE_STATES, SandboxState
 from tiktok_sandbox.tiktok_api import ENDPOINTS
 
-#: Endpoint paths the client calls (provider/src/tiktok_audiences/hooks/tiktok.py ``self.call``).
+#: Endpoint paths the client calls (the hook's ``self.call``; the OAuth set-up's token exchange).
 CLIENT_PATHS = (
-    "oauth2/access_token/", "oauth2/advertiser/get/", "dmp/custom_audience/file/upload/",
+    "oauth2/access_token/", "dmp/custom_audience/file/upload/",
     "dmp/custom_audience/create/", "dmp/custom_audience/update/", "dmp/custom_audience/get/",
     "dmp/custom_audience/list/", "dmp/custom_audience/delete/", "dmp/custom_audience/lookalike/create/",
     "dmp/custom_audience/lookalike/update/", "segment/audience/", "segment/mapping/",
@@ -79,13 +79,16 @@ def test_the_suite_check_reports_an_unexpected_violation() -> None:
 
 
 def client_paths() -> set[str]:
-    """The paths of every ``self.call("METHOD", "path", ...)`` in the client's hook, read from its source."""
+    """The paths the client calls, read from its source: every ``self.call("METHOD", "path", ...)`` of the
+    hook, and every ``/open_api/v1.3/<path>`` URL of the integration set-up (the OAuth token exchange)."""
     import inspect
     import re
 
+    from tiktok_audiences import integration
     from tiktok_audiences.hooks import tiktok
 
     calls = re.findall(r'self\.call\(\s*"(?:GET|POST)",\s*"([^"]+)"', inspect.getsource(tiktok))
+    calls += re.findall(r'/open_api/v1\.3/([a-z0-9_/]+)', inspect.getsource(integration))
     return {path.strip("/") + "/" for path in calls}
 
 

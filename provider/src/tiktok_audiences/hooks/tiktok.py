@@ -376,21 +376,6 @@ class TikTokHook(HttpHook):
 
     # -- OAuth --------------------------------------------------------------------------------
 
-    def exchange_auth_code(self, *, app_id: str, secret: str, auth_code: str) -> dict[str, Any]:
-        """Exchange an advertiser authorization ``auth_code`` for a long-term access token."""
-        return self.call(
-            "POST",
-            "oauth2/access_token",
-            json_body=payloads.access_token_body(app_id=app_id, secret=secret, auth_code=auth_code),
-            authenticated=False,
-            retry=False,  # an auth_code is single-use
-        )
-
-    def get_authorized_advertisers(self, *, app_id: str, secret: str) -> list[dict[str, Any]]:
-        params = payloads.authorized_advertisers_params(app_id=app_id, secret=secret)
-        data = self.call("GET", "oauth2/advertiser/get", params=params)
-        return list(data.get("list") or [])
-
     def test_connection(self) -> tuple[bool, str]:
         try:
             advertisers = self.list_audiences(page_size=1)

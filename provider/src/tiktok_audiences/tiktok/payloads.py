@@ -130,13 +130,3 @@ def mapping_body(
 def body_size(body: dict[str, Any]) -> int:
     """Characters of the body as compact JSON."""
     return len(json.dumps(body, separators=(",", ":")))
-
-
-def access_token_body(*, app_id: str, secret: str, auth_code: str) -> dict[str, Any]:
-    """``/oauth2/access_token/``: an advertiser's ``auth_code`` for a long-term token."""
-    return {"app_id": app_id, "secret": secret, "auth_code": auth_code}
-
-
-def authorized_advertisers_params(*, app_id: str, secret: str) -> dict[str, Any]:
-    """``/oauth2/advertiser/get/``."""
-    return {"app_id": app_id, "secret": secret}
