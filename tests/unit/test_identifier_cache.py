@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from tests.integration.contacts import ContactDatabase, email, maid
 from tiktok_audiences.members import extract, identifier_cache
 from tiktok_audiences.members.identifier_cache import RoleStats, cache_key, role_members, unchanged_contacts
-from tiktok_audiences.members.identifiers import Normalization
+from tiktok_audiences.members.identifier_types import DEFAULT_NORMALIZATION, Normalization
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "include" / "sql"
 TYPES = ["email", "phone", "maid"]
@@ -35,7 +35,7 @@ def contacts(request, tmp_path) -> ContactDatabase:
 
 
 def members(db: ContactDatabase, segment_ids, folder, id_types=TYPES,
-            normalization: Normalization = Normalization()) -> tuple[set, RoleStats]:
+            normalization: Normalization = DEFAULT_NORMALIZATION) -> tuple[set, RoleStats]:
     sql = extract.SqlTemplates.load(SQL_DIR)
     stats = RoleStats()
     rows: set[tuple[int, bytes]] = set()

@@ -16,7 +16,7 @@ cache keeps, from the last extraction:
 
 A run streams only ``contact_id, digest`` of the segments' contacts, reuses the hashes of every
 contact whose digest is unchanged, fetches and hashes only new and changed contacts, and writes
-the next generation. The key holds :data:`identifiers.NORMALIZATION_VERSION`, the libphonenumber
+the next generation. The key holds :data:`.normalize.NORMALIZATION_VERSION`, the libphonenumber
 release, the requested identifier types and how digests are computed: any difference and the
 cache is ignored (everything is hashed again and a fresh generation written). A cache that cannot
 be read is ignored the same way, so the cache can only ever save work, never change a result.
@@ -53,14 +53,10 @@ from sqlalchemy.engine import Connection
 
 from tiktok_audiences.home import home_url
 from tiktok_audiences.members import extract
-from tiktok_audiences.members.identifiers import (
-    DEFAULT_NORMALIZATION,
-    NORMALIZATION_VERSION,
-    Normalization,
-    hash_members,
-    outcome_counts,
-)
+from tiktok_audiences.members.hashing import hash_members, outcome_counts
+from tiktok_audiences.members.identifier_types import DEFAULT_NORMALIZATION, Normalization
 from tiktok_audiences.members.membership import MemberKeys
+from tiktok_audiences.members.normalize import NORMALIZATION_VERSION
 from tiktok_audiences.members.staging import MEMBER_SCHEMA
 
 log = logging.getLogger(__name__)
@@ -350,7 +346,7 @@ def role_members(
 
     :param folder: the role's cache folder, or None to hash every contact and keep no cache
     :param stats: filled with counts and timings (``extract``: reading, ``normalize_hash``: hashing)
-    :param normalization: the audience's options (:meth:`identifiers.Normalization.from_settings`)
+    :param normalization: the audience's options (:meth:`.identifier_types.Normalization.from_settings`)
     """
     stats = stats if stats is not None else RoleStats()
     id_types = list(id_types)

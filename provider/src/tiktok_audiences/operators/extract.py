@@ -160,7 +160,7 @@ class AudienceMembersExtractOperator(BaseOperator):
         is resolved here as the sync resolves it: the audience file's ``api``, else the integration's
         extra ``api``, else the customer-file API.
         """
-        from tiktok_audiences.members.identifiers import Normalization
+        from tiktok_audiences.members.identifier_types import Normalization
         from tiktok_audiences.tiktok.partner import APIS, PARTNER, resolve_api
 
         integration_api = None
