@@ -17,9 +17,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from tiktok_audiences.members.hashing import hash_members
-from tiktok_audiences.members.identifier_types import Normalization
-from tiktok_audiences.members.normalize import InvalidIdentifier, hash_identifiers
+from tiktok_audiences.members import InvalidIdentifier, Normalization, hash_identifiers, hash_members
 from tiktok_audiences.sync.status import match_rate
 from tiktok_sandbox import SandboxConfig, SandboxServer
 from tiktok_sandbox.demo_data import DEMO_SEGMENTS, build_demo_database, population_hashes, register_population
