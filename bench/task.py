@@ -17,17 +17,12 @@ import sys
 import time
 from types import SimpleNamespace
 
-AUDIENCE = {
-    "key": "bench",
-    "path": "bench.yaml",
-    "name": "Benchmark audience",
-    "include_segments": [1, 2],
-    "exclude_segments": [3],
-    "integration": "tiktok_default",
-    "identifiers": ["email", "phone", "maid"],
-    "schedule": None,
-    "description": None,
-}
+from tiktok_audiences.definitions import AudienceDefinition
+
+AUDIENCE = AudienceDefinition(
+    key="bench", path="bench.yaml", name="Benchmark audience", include_segments=(1, 2), exclude_segments=(3,),
+    integration="tiktok_default", identifiers=("email", "phone", "maid"), schedule=None,
+)
 DAG_ID = "tiktok_audience__bench"
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tiktok_audiences.definitions.files import AudienceDefinitionError, audiences_dir, load_audiences
+from tiktok_audiences.definitions import AudienceDefinitionError, audiences_dir, load_audiences
 
-_definitions, _problems = load_audiences(audiences_dir(Path(__file__).resolve().parent.parent / "include" / "audiences"))
+_default_dir = Path(__file__).resolve().parent.parent / "include" / "audiences"
+_definitions, _problems = load_audiences(audiences_dir(_default_dir))
 if _problems:
     raise AudienceDefinitionError(_problems)

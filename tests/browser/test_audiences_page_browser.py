@@ -102,8 +102,8 @@ def table_rows(frame) -> dict[str, dict[str, str]]:
 
 
 def test_page_in_airflow_ui_matches_the_metadata_table(page, api_server, demo_home):
-    from tiktok_audiences.cli import elapsed
     from tiktok_audiences.metadata import utcnow
+    from tiktok_audiences.reporting import elapsed
     from tiktok_audiences.sync.status import STATUS_EXPLANATIONS, AudienceStatus
 
     frame = page.frame_locator("iframe")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from tiktok_audiences.cli import elapsed, format_table, main
+from tiktok_audiences.cli import main
+from tiktok_audiences.cli.table import format_table
+from tiktok_audiences.reporting import elapsed
 
 
 def test_load_settings_creates_connections_and_pools(airflow_db, tmp_path, monkeypatch):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tiktok_audiences.definitions.files import AudienceDefinitionError, load_audiences, parse_audience_file
+from tiktok_audiences.definitions import AudienceDefinitionError, load_audiences, parse_audience_file
 
 
 def write(directory: Path, name: str, text: str) -> Path:
@@ -133,7 +133,7 @@ def test_normalization_options_are_optional_and_passed_to_the_operator(tmp_path)
 
 
 def test_normalization_option_values_agree_with_the_normalizer():
-    from tiktok_audiences.definitions.files import NORMALIZATION_OPTIONS
+    from tiktok_audiences.definitions import NORMALIZATION_OPTIONS
     from tiktok_audiences.members import identifier_types
 
     assert NORMALIZATION_OPTIONS == {

@@ -30,7 +30,7 @@ def test_one_dag_per_shipped_audience_with_the_documented_shape(monkeypatch):
         assert tasks[:2] == ["extract_members", "sync_to_tiktok"]
         assert sorted(tasks[2:]) == sorted(
             ["cleanup_staging", "notify_alerts"]
-            + (["sync_lookalike"] if dag.get_task("sync_to_tiktok").audience["lookalike"] else [])
+            + (["sync_lookalike"] if dag.get_task("sync_to_tiktok").audience.lookalike else [])
         )
         assert dag.get_task("notify_alerts").is_teardown  # runs after failures, never decides the run's state
         assert dag.doc_md and "TikTok audience" in dag.doc_md
@@ -39,7 +39,7 @@ def test_one_dag_per_shipped_audience_with_the_documented_shape(monkeypatch):
 def test_each_dag_binds_its_own_audience(monkeypatch):
     bag = dagbag(monkeypatch, PROJECT / "include" / "audiences")
     for dag_id, dag in bag.dags.items():
-        assert dag.get_task("sync_to_tiktok").audience["key"] == dag_id.removeprefix("tiktok_audience__")
+        assert dag.get_task("sync_to_tiktok").audience.key == dag_id.removeprefix("tiktok_audience__")
 
 
 def test_bad_definition_is_an_import_error_naming_file_field_and_fix(monkeypatch, tmp_path):
@@ -86,7 +86,7 @@ def test_lookalike_task_only_for_audiences_with_a_lookalike_block(monkeypatch, t
     # Runs only after a successful sync (a failed sync still fails the run), and records its own
     # failures on the lookalike, never on the audience.
     assert task.trigger_rule == "all_success"
-    assert task.audience["lookalike"]["location_ids"] == ["6252001"]
-    from tiktok_audiences.operators.lookalike import record_lookalike_failure
+    assert task.audience.lookalike.location_ids == ("6252001",)
+    from tiktok_audiences.callbacks import record_lookalike_failure
 
     assert task.on_failure_callback in (record_lookalike_failure, [record_lookalike_failure])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tiktok_audiences.definitions.files import (
+from tiktok_audiences.definitions import (
     LookalikeDefinition,
     default_lookalike_name,
     load_audiences,
@@ -128,7 +128,9 @@ def test_default_name_fits_tiktoks_limit():
 
 def test_lookalike_name_may_not_be_another_audiences_name(tmp_path):
     (tmp_path / "a.yaml").write_text("name: Buyers\ninclude_segments: [1]\n")
-    (tmp_path / "b.yaml").write_text("name: VIP\ninclude_segments: [2]\nlookalike:\n  name: buyers\n  location_ids: ['1']\n")
+    (tmp_path / "b.yaml").write_text(
+        "name: VIP\ninclude_segments: [2]\nlookalike:\n  name: buyers\n  location_ids: ['1']\n"
+    )
     definitions, problems = load_audiences(tmp_path)
     assert [d.key for d in definitions] == ["a"]
     assert "b.yaml: field 'lookalike.name': 'buyers' is also used by a.yaml" in str(problems[0])

@@ -14,12 +14,12 @@ from pathlib import Path
 
 from airflow.sdk import DAG, Param, get_parsing_context, task
 
-from tiktok_audiences.callbacks import record_failure
-from tiktok_audiences.definitions.files import AudienceDefinition, audiences_dir, load_audiences
+from tiktok_audiences.callbacks import record_failure, record_lookalike_failure
+from tiktok_audiences.definitions import AudienceDefinition, audiences_dir, load_audiences
 from tiktok_audiences.members.staging import staging_base_url
 from tiktok_audiences.operators.alerts import AudienceAlertsOperator
 from tiktok_audiences.operators.extract import AudienceMembersExtractOperator
-from tiktok_audiences.operators.lookalike import TikTokLookalikeSyncOperator, record_lookalike_failure
+from tiktok_audiences.operators.lookalike import TikTokLookalikeSyncOperator
 from tiktok_audiences.operators.tiktok import TikTokAudienceSyncOperator
 
 SQL_DIR_ENV = "TIKTOK_AUDIENCES_SQL_DIR"
@@ -31,7 +31,7 @@ START_DATE = datetime(2026, 1, 1)  # fixed: a moving start date would version th
 
 def build_audience_dag(definition: AudienceDefinition, *, sql_dir: str | os.PathLike[str]) -> DAG:
     """The DAG that keeps one TikTok audience in sync: extract → sync, with a cleanup teardown."""
-    audience = definition.as_dict()
+    audience = definition
     with DAG(
         dag_id=definition.dag_id,
         dag_display_name=f"TikTok audience: {definition.name}",

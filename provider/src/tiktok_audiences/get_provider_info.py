@@ -39,6 +39,7 @@ def get_provider_info() -> dict[str, Any]:
                     "tiktok_audiences.operators.tiktok",
                     "tiktok_audiences.operators.lookalike",
                     "tiktok_audiences.operators.alerts",
+                    "tiktok_audiences.operators.base",
                 ],
             }
         ],

@@ -291,7 +291,8 @@ def save_connection(*, conn_id: str, token: str, advertiser_id: str, app_id: str
         conn.host = api_url
         conn.password = token
         # A resync replaces token and ad account but keeps the integration's other settings (alerts, ...).
-        kept = {k: v for k, v in (conn.extra_dejson if conn.extra else {}).items() if k not in ("advertiser_id", "app_id")}
+        previous = conn.extra_dejson if conn.extra else {}
+        kept = {k: v for k, v in previous.items() if k not in ("advertiser_id", "app_id")}
         conn.extra = json.dumps({**kept, "advertiser_id": advertiser_id, "app_id": app_id})
         conn.description = f"TikTok integration (ad account {advertiser_id}), set up through OAuth"
 
@@ -327,7 +328,7 @@ def describe_integration(conn_id: str) -> IntegrationInfo:
     """What the page shows of an integration; never the token."""
     from airflow.models import Connection
 
-    from tiktok_audiences.hooks.tiktok import _extra_value
+    from tiktok_audiences.tiktok.integration_settings import extra_value
 
     try:
         conn = Connection.get_connection_from_secrets(conn_id)
@@ -337,8 +338,8 @@ def describe_integration(conn_id: str) -> IntegrationInfo:
     return IntegrationInfo(
         conn_id=conn_id,
         exists=True,
-        advertiser_id=_extra_value(extra, "advertiser_id"),
-        app_id=_extra_value(extra, "app_id"),
+        advertiser_id=extra_value(extra, "advertiser_id"),
+        app_id=extra_value(extra, "app_id"),
         api_url=conn.host,
         in_database=not os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}") and _in_database(conn_id),
     )

@@ -13,7 +13,8 @@ from typing import Any
 
 from tiktok_sandbox.population import check_phone_forms
 
-#: Scope ids carried by TikTok Marketing API tokens (fact sheet §3).
+#: Scope ids carried by TikTok Marketing API tokens (api-evangelist/tiktok-ads ``scopes/tiktok-ads-scopes.yml``,
+#: a digest of TikTok's scope page, doc id 1753986142651394).
 SCOPE_AUDIENCE_MANAGEMENT = 3
 SCOPE_READ_AUDIENCES = 30
 SCOPE_WRITE_AUDIENCES = 31
@@ -80,25 +81,34 @@ class SandboxConfig:
     #: registered, of member hashes (each its own user); deterministic, see population.py.
     match_rate: float = 0.62
     #: Forms in which a registered user's phone hash matches a PHONE_SHA256 member: "e164" (SHA-256
-    #: of "+16577770000") and/or "digits" ("16577770000"). TikTok documents both (fact sheet §6).
+    #: of "+16577770000") and/or "digits" ("16577770000"). TikTok documents both
+    #: (https://ads.tiktok.com/help/article/list-of-supported-ids-and-formats-for-a-customer-file,
+    #: https://ads.tiktok.com/help/article/how-to-create-a-custom-audience-with-a-customer-file).
     phone_match_forms: tuple[str, ...] = ("e164", "digits")
-    #: Fewest records a customer-file audience may hold after create/update (fact sheet §4.3, §7).
+    #: Fewest records a customer-file audience may hold after create/update ("fail if the audience size
+    #: is less than 1,000 after the operation", tiktok/tiktok-business-api-sdk
+    #: yml_files/dmp_custom_audience_update.yml).
     min_audience_size: int = 1000
     #: Requests per second allowed per access token before code 40100; 0 disables the limit.
     qps_limit: int = 20
-    #: Minimum seconds between two REPLACE updates of one audience (fact sheet §4.3); 0 disables.
+    #: Minimum seconds between two REPLACE updates of one audience (about one a day: sutrolabs/census-docs
+    #: destinations/tiktok.md; https://fivetran.com/docs/activations/destinations/available-destinations/tiktok);
+    #: 0 disables.
     replace_cooldown_seconds: float = 86400.0
 
     #: Lifetime of an uploaded file_path before create/update answer 40910.
     file_ttl_seconds: float = 3600.0
-    #: Lifetime of an OAuth auth_code (fact sheet §3: valid one hour, single use).
+    #: Lifetime of an OAuth auth_code (valid one hour, single use: bububa/tiktok-business
+    #: model/oauth/access_token.go).
     auth_code_ttl_seconds: float = 3600.0
     #: Largest accepted upload in bytes (the TikTok UI states < 1 GB); bigger files get 40907.
     max_file_bytes: int = 1024 * 1024 * 1024
     #: Most users in one /segment/mapping/ request (Braze's reading of TikTok's limit).
     max_mapping_users: int = 10_000
     #: Whether the app may use the Audience Segment ("partner") API; False plays an app TikTok has
-    #: not allowlisted for it: /segment/audience/ and /segment/mapping/ answer 40118 (fact sheet §2, §11.3).
+    #: not allowlisted for it: /segment/audience/ and /segment/mapping/ answer 40118 (40118 = allowlist-only:
+    #: api-evangelist/tiktok-ads errors/tiktok-ads-error-codes.yml; that the segment API needs allowlisting rests
+    #: on Treasure Data's TikTok docs, docs.treasuredata.com).
     partner_api_enabled: bool = True
     #: How dmp/custom_audience/get/ answers an id it does not know (deleted, expired, never made):
     #: "absent" leaves it out of ``list`` (what Segment's client checks for, "Audience ID not found",

@@ -525,7 +525,7 @@ def _maid(rng: random.Random) -> str:
 
 #: What each demo user is registered with on the sandbox (``POST /_sandbox/population``): the
 #: SHA-256 of its email, of its phone as E.164 with ``+`` and as digits without ``+`` (TikTok
-#: documents both forms, fact sheet §6), and of its mobile ad id.
+#: documents both forms, see docs/identifiers.md), and of its mobile ad id.
 POPULATION_SCHEMA: tuple[str, ...] = ("email", "phone_e164", "phone_digits", "maid")
 
 

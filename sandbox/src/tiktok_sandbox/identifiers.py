@@ -54,7 +54,8 @@ FILE_ID_TYPES: frozenset[str] = frozenset(
     }
 )
 
-#: id_schema values accepted by /segment/mapping/ (fact sheet §5.2); AAID is Android's GAID.
+#: id_schema values accepted by /segment/mapping/ (bububa/tiktok-business model/dmp/segment_mapping.go);
+#: AAID is Android's GAID.
 SEGMENT_ID_TYPES: frozenset[str] = frozenset(
     {"EMAIL_SHA256", "PHONE_SHA256", "IDFA_SHA256", "IDFA_MD5", "AAID_SHA256", "AAID_MD5"}
 )

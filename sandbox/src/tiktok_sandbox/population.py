@@ -2,9 +2,9 @@
 
 TikTok's ``cover_num`` is "覆盖人数，即TikTok上匹配的用户人数" — the number of people covered,
 i.e. the matched users on TikTok (``bububa/tiktok-business``
-``model/dmp/customaudience/list.go``, a translation of TikTok's Chinese list docs; fact sheet
-§4.4). One person's email, phone and mobile ad id are one user, so the sandbox needs to know
-which hashes belong together. Two modes:
+``model/dmp/customaudience/list.go``, a translation of TikTok's Chinese list docs). One person's
+email, phone and mobile ad id are one user, so the sandbox needs to know which hashes belong
+together. Two modes:
 
 * **Registered population** (``POST /_sandbox/population``): users are groups of identifier
   hashes, registered through the control API (the demo registers one group per contact). A user
@@ -20,8 +20,10 @@ An identifier belongs to one TikTok account, so registered groups that share a h
 into one user (union-find). With every contact registered as one group, the users an audience
 reaches are users of its own contacts: ``cover_num`` can never exceed the number of contacts sent.
 
-Phone numbers may be stored in two forms (fact sheet §6): E.164 with ``+`` (what the Audience
-Segment API documents) and digits without ``+`` (what TikTok's customer-file help page and its
+Phone numbers may be stored in two forms (docs/identifiers.md quotes the pages): E.164 with ``+``
+(what the Audience Segment API documents, bububa/tiktok-business ``model/dmp/segment_mapping.go``)
+and digits without ``+`` (what TikTok's customer-file help page,
+https://ads.tiktok.com/help/article/list-of-supported-ids-and-formats-for-a-customer-file, and its
 worked example hash use; another page says both are supported). A user registers the hash of
 each form it has (``phone_e164``, ``phone_digits``), and the sandbox setting
 ``phone_match_forms`` says which forms a ``PHONE_SHA256`` member is looked up in.

@@ -1,4 +1,4 @@
-"""A stand-in for TikTok's advertiser consent page (``/portal/auth``, fact sheet §3).
+"""A stand-in for TikTok's advertiser consent page (``/portal/auth``, bububa/tiktok-business api/oauth/url.go).
 
 The page lets a person pick the ad accounts to authorize and the role they hold on them. As on
 TikTok, only an Admin or Operator may authorize; an Analyst is refused. On success the browser is

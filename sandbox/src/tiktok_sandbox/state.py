@@ -142,7 +142,11 @@ class Audience:
 
     @property
     def expires_at(self) -> float:
-        """When the audience expires (fact sheet §4.2/§7)."""
+        """When the audience expires: ``retention_in_days`` after creation, else 365 days after the last change.
+
+        tiktok/tiktok-business-api-sdk yml_files/dmp_custom_audience_create.yml (``retention_in_days``);
+        https://ads.tiktok.com/help/article/audience-expiration-policy.
+        """
         if self.retention_in_days is not None:
             return self.created_at + self.retention_in_days * _SECONDS_PER_DAY
         return self.modified_at + _DEFAULT_LIFETIME_DAYS * _SECONDS_PER_DAY
@@ -813,7 +817,9 @@ class SandboxState:
                 audience = self._audiences.get(audience_id)
                 if (audience is None or audience.deleted or audience.advertiser_id != advertiser_id
                         or audience.audience_type != LOOKALIKE_AUDIENCE):
-                    raise parameter_error("custom_audience_ids", f"{audience_id} is not a lookalike audience of this advertiser")
+                    raise parameter_error(
+                        "custom_audience_ids", f"{audience_id} is not a lookalike audience of this advertiser"
+                    )
                 assert audience.lookalike_spec is not None
                 source = self._lookalike_source(advertiser_id, str(audience.lookalike_spec["source_audience_id"]), now)
                 plans.append((audience, source))
@@ -859,7 +865,8 @@ class SandboxState:
                 processing_until=now + self._config.processing_seconds,
                 matched_count=0,
             )
-            # Matches TikTok's fixture for a fresh Segment-API audience (fact sheet §4.4).
+            # Matches the fixture of a fresh Segment-API audience in segmentio/action-destinations
+            # packages/destination-actions/src/destinations/tiktok-audiences/__tests__/index.test.ts.
             audience.history.append(HistoryEntry("create", "0", now))
             self._audiences[audience.audience_id] = audience
             return audience.audience_id

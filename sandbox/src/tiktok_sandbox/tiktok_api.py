@@ -228,7 +228,8 @@ def oauth_access_token(ctx: CallContext) -> dict[str, Any]:
     return_advertiser_ids = optional_bool(ctx.body, "return_advertiser_ids")
     record = ctx.state.redeem_auth_code(auth_code)
     data: dict[str, Any] = {"access_token": record.token, "scope": list(record.scope)}
-    # Tokens reaching thousands of accounts can skip the list (fact sheet §3); default is to send it.
+    # Tokens reaching thousands of accounts can skip the list (bububa/tiktok-business
+    # model/oauth/access_token.go, return_advertiser_ids); default is to send it.
     if return_advertiser_ids is not False:
         data["advertiser_ids"] = list(record.advertiser_ids)
     return data
@@ -258,7 +259,10 @@ def oauth_revoke_token(ctx: CallContext) -> dict[str, Any]:
 
 
 def user_info(ctx: CallContext) -> dict[str, Any]:
-    """GET user/info/: cheap token check used by Segment (fact sheet §3)."""
+    """GET user/info/: cheap token check used by Segment.
+
+    segmentio/action-destinations packages/destination-actions/src/destinations/tiktok-audiences/api/index.ts.
+    """
     return {
         "core_user_id": "7000000000000000001",
         "display_name": "Sandbox User",
@@ -752,7 +756,12 @@ def _make_route(state: SandboxState, endpoint: Endpoint) -> Callable[[Request], 
 
 
 def register_tiktok_routes(app: FastAPI, state: SandboxState) -> None:
-    """Add every TikTok route, with and without the trailing slash (fact sheet §1)."""
+    """Add every TikTok route, with and without the trailing slash.
+
+    TikTok's SDK paths all end in ``/`` (tiktok/tiktok-business-api-sdk
+    python_sdk/business_api_client/api/audience_api.py), while Segment calls get without it in production
+    (segmentio/action-destinations packages/destination-actions/src/destinations/tiktok-audiences/constants.ts).
+    """
     for endpoint in ENDPOINTS:
         route = _make_route(state, endpoint)
         with_slash = f"{API_PREFIX}/{endpoint.path}"

@@ -1,69 +1,53 @@
 """Hook for TikTok's Marketing API (custom audiences: customer files and partner segments; OAuth).
 
+The Airflow half of the client: the connection, the session, retries and pacing, built on the public
+methods of :class:`~airflow.providers.http.hooks.http.HttpHook` (``get_conn``, ``run``,
+``check_response``, ``run_with_advanced_retry``). What TikTok expects and answers lives in
+:mod:`tiktok_audiences.tiktok`, without Airflow: the request payloads (:mod:`~tiktok_audiences.tiktok.payloads`),
+the envelope and its typed errors (:mod:`~tiktok_audiences.tiktok.responses`, :mod:`~tiktok_audiences.tiktok.errors`),
+the connection extra's settings (:mod:`~tiktok_audiences.tiktok.integration_settings`) and the retry
+policy (:mod:`~tiktok_audiences.tiktok.retries`).
+
 .. seealso::
     https://business-api.tiktok.com/portal/docs (Audience Management, Authentication)
 """
 
 from __future__ import annotations
 
-import hashlib
-import ipaddress
-import json
 import logging
-import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
-from urllib.parse import urlparse
 
 import requests
-import tenacity
-from airflow.providers.http.hooks.http import HttpHook, _process_extra_options_from_connection
+from airflow.providers.http.hooks.http import HttpHook
 from airflow.sdk.log import mask_secret
 
+from tiktok_audiences.tiktok import payloads
 from tiktok_audiences.tiktok.errors import (
     TikTokApiError,
-    TikTokAudienceBusy,
     TikTokAudienceNotFound,
     TikTokIntegrationError,
-    TikTokRetryableError,
-    error_for_code,
-    is_busy_refusal,
-    is_transient,
     is_unknown_audience_refusal,
 )
-from tiktok_audiences.tiktok.partner import APIS, DEFAULT_API
+from tiktok_audiences.tiktok.integration_settings import (
+    DEFAULT_BUSY_WAIT_SECONDS,
+    DEFAULT_MAX_QPS,
+    TikTokIntegration,
+    busy_wait_seconds,
+    check_credentials,
+    check_tls_verification,
+    integration_settings,
+    retry_backoff_seconds,
+)
+from tiktok_audiences.tiktok.responses import check_envelope, envelope_data
+from tiktok_audiences.tiktok.retries import Pacer, retry_args, wait_out_busy
+
+__all__ = ["DEFAULT_BUSY_WAIT_SECONDS", "DEFAULT_MAX_QPS", "TikTokHook", "TikTokIntegration"]
 
 log = logging.getLogger(__name__)
 
-#: Envelope codes meaning "success" (20001 is TikTok's partial success, logged as a warning).
-_SUCCESS_CODES = frozenset({0, 20001})
 _DEFAULT_TIMEOUT = (10, 300)  # connect, read (seconds): uploads of large files take a while
-#: Requests per second one hook sends at most, unless the connection extra sets ``max_qps``. TikTok's
-#: Basic app tier allows 10 QPS per app; a pool of N slots shared by an integration's audiences keeps
-#: the app at most N × max_qps.
-DEFAULT_MAX_QPS = 5.0
-#: How long one update waits for TikTok to finish processing the audience's previous change before
-#: the sync stops and leaves the rest to the next run (connection extra ``busy_wait_seconds``).
-#: TikTok refuses updates while an audience "is currently being updated or under processing"; its
-#: processing can take hours, so the wait is short and the next run carries on.
-DEFAULT_BUSY_WAIT_SECONDS = 120.0
-#: Longest pause between two attempts while waiting out a busy audience.
-_BUSY_POLL_MAX_SECONDS = 30.0
-
-
-@dataclass(frozen=True)
-class TikTokIntegration:
-    """The non-secret half of an integration connection (the token stays in the connection)."""
-
-    conn_id: str
-    advertiser_id: str
-    app_id: str | None
-    base_url: str
-    max_qps: float = DEFAULT_MAX_QPS
-    #: ``customer_file`` or ``partner`` from the extra ``api``; None when the extra does not say
-    api: str | None = None
 
 
 class TikTokHook(HttpHook):
@@ -84,6 +68,8 @@ class TikTokHook(HttpHook):
     :param max_attempts: attempts per request for rate-limit and transient errors
     :param backoff_seconds: base of the exponential backoff (with full jitter) between attempts
     :param backoff_max_seconds: upper bound of one wait between attempts
+    :param kwargs: passed to :class:`~airflow.providers.http.hooks.http.HttpHook` (``tcp_keep_alive``,
+        ``adapter``, ...)
     """
 
     conn_name_attr = "tiktok_conn_id"
@@ -107,7 +93,7 @@ class TikTokHook(HttpHook):
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
         self.backoff_max_seconds = backoff_max_seconds
-        self._last_request_at = 0.0
+        self._pacer = Pacer()
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -126,144 +112,71 @@ class TikTokHook(HttpHook):
     def integration(self) -> TikTokIntegration:
         """Advertiser, app and base URL of the integration; checks that a token is present."""
         conn = self._connection
-        extra = conn.extra_dejson
-        advertiser_id = _extra_value(extra, "advertiser_id")
         if conn.password:
             # Airflow masks connection passwords it hands to tasks; masking here as well covers
             # hooks used outside a task (CLI, API server) and any future log line.
             mask_secret(conn.password)
-        if not conn.password:
-            raise TikTokIntegrationError(
-                f"TikTok integration '{self.tiktok_conn_id}' has no access token. Set the integration "
-                f"up (or resync it) so that its connection holds a token."
-            )
-        if not advertiser_id:
-            raise TikTokIntegrationError(
-                f"TikTok integration '{self.tiktok_conn_id}' has no advertiser_id. Add the ad account id "
-                f"to the connection extra, e.g. {{\"advertiser_id\": \"7200000000000000001\"}}."
-            )
-        self._set_base_url(conn)
-        try:
-            raw_qps = extra.get("max_qps")
-            max_qps = DEFAULT_MAX_QPS if raw_qps in (None, "") else float(raw_qps)  # 0 turns pacing off
-        except (TypeError, ValueError):
-            raise TikTokIntegrationError(
-                f"TikTok integration '{self.tiktok_conn_id}': extra max_qps={extra.get('max_qps')!r} is not a "
-                f"number. Set it to the requests per second one sync may send, e.g. 5."
-            ) from None
-        api = _extra_value(extra, "api")
-        if api is not None and api.strip().lower() not in APIS:
-            raise TikTokIntegrationError(
-                f"TikTok integration '{self.tiktok_conn_id}': extra api={api!r} is not one of {', '.join(APIS)}. "
-                f"Set it to customer_file (files, works for every app) or partner (TikTok's Audience Segment API), "
-                f"or remove it to use {DEFAULT_API}."
-            )
-        return TikTokIntegration(
-            conn_id=self.tiktok_conn_id,
-            advertiser_id=str(advertiser_id),
-            app_id=_extra_value(extra, "app_id"),
-            base_url=self.base_url,
-            max_qps=max_qps,
-            api=api.strip().lower() if api else None,
-        )
-
-    def _pace(self) -> None:
-        """Keep this hook under the integration's ``max_qps`` (TikTok throttles per app, 40100)."""
-        max_qps = self.integration.max_qps if "integration" in self.__dict__ else DEFAULT_MAX_QPS
-        if max_qps <= 0:
-            return
-        wait = self._last_request_at + 1.0 / max_qps - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
-        self._last_request_at = time.monotonic()
-
-    def run(self, *args: Any, **kwargs: Any) -> Any:
-        self._pace()  # every attempt, retries included
-        return super().run(*args, **kwargs)
+        extra = conn.extra_dejson
+        advertiser_id = check_credentials(self.tiktok_conn_id, password=conn.password, extra=extra)
+        base_url = self.url_from_endpoint(None)  # HttpHook's base URL: the connection's host, or default_host
+        return integration_settings(self.tiktok_conn_id, advertiser_id=advertiser_id, extra=extra, base_url=base_url)
 
     @property
     def advertiser_id(self) -> str:
         return self.integration.advertiser_id
 
-    def _configure_session_from_auth(self, session: requests.Session, connection) -> requests.Session:
-        # TikTok authenticates with an Access-Token header, never HTTP basic auth.
-        session.auth = None
-        if connection.password:
-            session.headers["Access-Token"] = connection.password
-        return session
+    @property
+    def busy_wait_seconds(self) -> float:
+        return busy_wait_seconds(self.tiktok_conn_id, self._connection.extra_dejson)
 
-    def _configure_session_from_extra(self, session: requests.Session, connection, extra_options):
-        # HttpHook copies every unknown extra key into the request headers; ours (advertiser_id,
-        # app_id, ...) must never travel to TikTok, so only the request options are kept.
-        _headers_from_extra, self.merged_extra = _process_extra_options_from_connection(connection, extra_options)
-        session.proxies = self.merged_extra.get("proxies", self.merged_extra.get("proxy", {}))
-        session.stream = self.merged_extra.get("stream", False)
-        session.verify = self.merged_extra.get("verify", self.merged_extra.get("verify_ssl", True))
-        session.cert = self.merged_extra.get("cert", None)
-        session.trust_env = self.merged_extra.get("trust_env", True)
-        if not session.verify and not _is_local(self.base_url):
-            raise TikTokIntegrationError(
-                f"TikTok integration '{self.tiktok_conn_id}' disables TLS verification for "
-                f"{urlparse(self.base_url).hostname}; that is only allowed for local test servers. "
-                f"Remove 'verify' from the connection extra."
-            )
+    def get_conn(
+        self, headers: dict[Any, Any] | None = None, extra_options: dict[str, Any] | None = None
+    ) -> requests.Session:
+        """HttpHook's session, with the ``Access-Token`` header as TikTok's only credential.
+
+        HttpHook sends every connection extra it does not know (ours: ``advertiser_id``, ``app_id``,
+        ...) as a header and turns a login into HTTP basic auth (apache/airflow
+        ``providers/http/src/airflow/providers/http/hooks/http.py``, ``HttpHook.get_conn``); neither may
+        reach TikTok, so the session's headers are set anew: requests' defaults, the token, ``headers``.
+        The extra's request options (``proxies``, ``verify``, ``timeout``, ...) keep HttpHook's meaning.
+        """
+        session = super().get_conn(extra_options=extra_options)
+        session.auth = None
+        session.headers = requests.utils.default_headers()
+        session.headers.update(self.default_headers)
+        # Read per request, as HttpHook reads its connection: a resynced token is used at once.
+        token = self.get_connection(self.http_conn_id).password
+        if token:
+            session.headers["Access-Token"] = token
+        if headers:
+            session.headers.update(headers)
+        check_tls_verification(self.tiktok_conn_id, base_url=self.base_url, verify=session.verify)
         self.merged_extra.setdefault("timeout", _DEFAULT_TIMEOUT)
         return session
 
     # -- transport ----------------------------------------------------------------------------
 
-    def _endpoint(self, path: str) -> str:
-        return f"open_api/{self.api_version}/{path.strip('/')}/"
+    def run(self, *args: Any, **kwargs: Any) -> Any:
+        """HttpHook's request, paced under the integration's ``max_qps`` (every attempt, retries included)."""
+        self._pacer.pace(self.integration.max_qps if "integration" in self.__dict__ else DEFAULT_MAX_QPS)
+        return super().run(*args, **kwargs)
 
     def check_response(self, response: requests.Response) -> None:
         """Check the HTTP status and TikTok's envelope; raise a typed error for anything but success.
 
         HttpHook's own check logs the response body on errors; TikTok bodies are not logged here.
         """
-        endpoint = urlparse(response.url).path
-        if response.status_code >= 500 or response.status_code == 429:
-            raise TikTokRetryableError(
-                code=None, message=f"HTTP {response.status_code} {response.reason}", request_id=_log_id(response),
-                endpoint=endpoint, http_status=response.status_code,
-            )
-        if response.status_code >= 400:
-            raise TikTokApiError(
-                code=None, message=f"HTTP {response.status_code} {response.reason}", request_id=_log_id(response),
-                endpoint=endpoint, http_status=response.status_code,
-            )
-        try:
-            body = response.json()
-            code = int(body["code"])
-        except (ValueError, KeyError, TypeError):
-            # A truncated or non-JSON body comes from a proxy or a failing edge, not from TikTok's API
-            # logic: worth another attempt.
-            raise TikTokRetryableError(
-                code=None, message="malformed response (not a TikTok JSON envelope)",
-                request_id=_log_id(response), endpoint=endpoint, http_status=response.status_code,
-            ) from None
-        if code in _SUCCESS_CODES:
-            if code == 20001:
-                log.warning("TikTok reported partial success on %s: %s", endpoint, body.get("message"))
-            return
-        raise error_for_code(
-            code=code,
-            message=str(body.get("message") or ""),
-            request_id=str(body.get("request_id") or _log_id(response) or ""),
-            endpoint=endpoint,
-            conn_id=self.tiktok_conn_id,
-        )
+        check_envelope(response, conn_id=self.tiktok_conn_id)
+
+    def _endpoint(self, path: str) -> str:
+        return f"open_api/{self.api_version}/{path.strip('/')}/"
 
     def _retry_args(self) -> dict[str, Any]:
-        # The connection may tune the backoff (e.g. shorter against a local test server).
-        extra = self._connection.extra_dejson
-        base = float(extra.get("retry_backoff_seconds", self.backoff_seconds))
-        return {
-            "stop": tenacity.stop_after_attempt(self.max_attempts),
-            "wait": tenacity.wait_random_exponential(multiplier=base, max=self.backoff_max_seconds),
-            "retry": tenacity.retry_if_exception(_is_transient),
-            "before_sleep": _log_retry,
-            "reraise": True,
-        }
+        return retry_args(
+            max_attempts=self.max_attempts,
+            backoff_seconds=retry_backoff_seconds(self._connection.extra_dejson, self.backoff_seconds),
+            backoff_max_seconds=self.backoff_max_seconds,
+        )
 
     def call(
         self,
@@ -298,21 +211,16 @@ class TikTokHook(HttpHook):
             )
         else:
             response = self.run(endpoint=self._endpoint(path), data=data, headers=headers, **kwargs)
-        return response.json().get("data") or {}
+        return envelope_data(response)
 
     # -- customer-file audiences --------------------------------------------------------------
 
     def upload_file(self, content: bytes, *, calculate_type: str, file_name: str) -> str:
         """Upload a customer file; returns its ``file_path`` for create/update."""
-        signature = hashlib.md5(content, usedforsecurity=False).hexdigest()
         data = self.call(
             "POST",
             "dmp/custom_audience/file/upload",
-            form={
-                "advertiser_id": self.advertiser_id,
-                "calculate_type": calculate_type,
-                "file_signature": signature,
-            },
+            form=payloads.file_upload_form(self.advertiser_id, content=content, calculate_type=calculate_type),
             files={"file": (file_name, content, "text/csv")},
         )
         return str(data["file_path"])
@@ -336,16 +244,10 @@ class TikTokHook(HttpHook):
         :param audience_enhancement: TikTok's ``audience_enhancement`` (boolean, default false, same yml)
         Either is sent only when set, so TikTok's defaults apply otherwise.
         """
-        body: dict[str, Any] = {
-            "advertiser_id": self.advertiser_id,
-            "custom_audience_name": name,
-            "calculate_type": calculate_type,
-            "file_paths": list(file_paths),
-        }
-        if retention_in_days is not None:
-            body["retention_in_days"] = int(retention_in_days)
-        if audience_enhancement is not None:
-            body["audience_enhancement"] = bool(audience_enhancement)
+        body = payloads.create_audience_body(
+            self.advertiser_id, name=name, calculate_type=calculate_type, file_paths=file_paths,
+            retention_in_days=retention_in_days, audience_enhancement=audience_enhancement,
+        )
         data = self.call("POST", "dmp/custom_audience/create", json_body=body, retry=False)
         return str(data["custom_audience_id"])
 
@@ -357,68 +259,25 @@ class TikTokHook(HttpHook):
         pauses for at most ``busy_wait_seconds`` (connection extra, default 120), after which
         :class:`TikTokAudienceBusy` is raised: nothing of this update was applied.
         """
-        if action not in ("APPEND", "REMOVE", "REPLACE"):
+        if action not in payloads.UPDATE_ACTIONS:
             raise ValueError(f"unknown update action {action!r}")
-        body = {
-            "advertiser_id": self.advertiser_id,
-            "custom_audience_id": audience_id,
-            "file_paths": list(file_paths),
-            "action": action,
-        }
-        self._wait_out_busy(lambda: self.call("POST", "dmp/custom_audience/update", json_body=body))
-
-    @property
-    def busy_wait_seconds(self) -> float:
-        raw = self._connection.extra_dejson.get("busy_wait_seconds")
-        try:
-            value = DEFAULT_BUSY_WAIT_SECONDS if raw in (None, "") else float(raw)
-        except (TypeError, ValueError):
-            value = -1.0
-        if value < 0:
-            raise TikTokIntegrationError(
-                f"TikTok integration '{self.tiktok_conn_id}': extra busy_wait_seconds={raw!r} is not a number of "
-                f"seconds. Set it to how long an update may wait for TikTok to finish processing, e.g. 120 (0: no wait)."
-            )
-        return value
-
-    def _wait_out_busy(self, send: Any) -> Any:
-        """Send, and while TikTok answers "busy", send again after a pause, for a bounded time."""
-        budget = self.busy_wait_seconds
-        pause = float(self._connection.extra_dejson.get("retry_backoff_seconds", self.backoff_seconds))
-        waited = 0.0
-        while True:
-            try:
-                return send()
-            except TikTokAudienceBusy as err:
-                if waited + pause > budget:
-                    err.waited_seconds = waited
-                    raise
-                log.warning("TikTok is still processing the audience (%s); trying again in %.1f s", err, pause)
-                time.sleep(pause)
-                waited += pause
-                pause = min(pause * 2, _BUSY_POLL_MAX_SECONDS)
+        body = payloads.update_audience_body(self.advertiser_id, audience_id, file_paths=file_paths, action=action)
+        wait_out_busy(
+            lambda: self.call("POST", "dmp/custom_audience/update", json_body=body),
+            budget=self.busy_wait_seconds,
+            first_pause=retry_backoff_seconds(self._connection.extra_dejson, self.backoff_seconds),
+        )
 
     def rename_audience(self, audience_id: str, name: str) -> None:
-        self.call(
-            "POST",
-            "dmp/custom_audience/update",
-            json_body={"advertiser_id": self.advertiser_id, "custom_audience_id": audience_id, "custom_audience_name": name},
-        )
+        body = payloads.rename_audience_body(self.advertiser_id, audience_id, name)
+        self.call("POST", "dmp/custom_audience/update", json_body=body)
 
     def get_audiences(self, audience_ids: Sequence[str]) -> list[dict[str, Any]]:
         """``audience_details`` of each id TikTok knows (unknown ids are simply absent)."""
         details: list[dict[str, Any]] = []
-        for start in range(0, len(audience_ids), 100):  # TikTok takes at most 100 ids per call
-            chunk = [str(i) for i in audience_ids[start : start + 100]]
-            data = self.call(
-                "GET",
-                "dmp/custom_audience/get",
-                params={
-                    "advertiser_id": self.advertiser_id,
-                    "custom_audience_ids": json.dumps(chunk),
-                    "history_size": 1,
-                },
-            )
+        for chunk in payloads.id_chunks(audience_ids):
+            params = payloads.get_audiences_params(self.advertiser_id, chunk)
+            data = self.call("GET", "dmp/custom_audience/get", params=params)
             details += [item.get("audience_details", item) for item in data.get("list") or []]
         return details
 
@@ -450,11 +309,8 @@ class TikTokHook(HttpHook):
         """Every audience of the advertiser, following TikTok's pagination."""
         page = 1
         while True:
-            data = self.call(
-                "GET",
-                "dmp/custom_audience/list",
-                params={"advertiser_id": self.advertiser_id, "page": page, "page_size": page_size},
-            )
+            params = payloads.list_audiences_params(self.advertiser_id, page=page, page_size=page_size)
+            data = self.call("GET", "dmp/custom_audience/list", params=params)
             yield from data.get("list") or []
             total_page = int((data.get("page_info") or {}).get("total_page") or 1)
             if page >= total_page:
@@ -462,15 +318,9 @@ class TikTokHook(HttpHook):
             page += 1
 
     def delete_audiences(self, audience_ids: Sequence[str]) -> None:
-        for start in range(0, len(audience_ids), 100):
-            self.call(
-                "POST",
-                "dmp/custom_audience/delete",
-                json_body={
-                    "advertiser_id": self.advertiser_id,
-                    "custom_audience_ids": [str(i) for i in audience_ids[start : start + 100]],
-                },
-            )
+        for chunk in payloads.id_chunks(audience_ids):
+            body = payloads.delete_audiences_body(self.advertiser_id, chunk)
+            self.call("POST", "dmp/custom_audience/delete", json_body=body)
 
     # -- lookalike audiences ------------------------------------------------------------------
 
@@ -484,16 +334,8 @@ class TikTokHook(HttpHook):
 
         .. seealso:: https://business-api.tiktok.com/portal/docs?id=1739940511844353
         """
-        data = self.call(
-            "POST",
-            "dmp/custom_audience/lookalike/create",
-            json_body={
-                "advertiser_id": self.advertiser_id,
-                "custom_audience_name": name,
-                "lookalike_spec": dict(lookalike_spec),
-            },
-            retry=False,
-        )
+        body = payloads.create_lookalike_body(self.advertiser_id, name=name, lookalike_spec=lookalike_spec)
+        data = self.call("POST", "dmp/custom_audience/lookalike/create", json_body=body, retry=False)
         return str(data["custom_audience_id"])
 
     def refresh_lookalikes(self, audience_ids: Sequence[str]) -> None:
@@ -501,11 +343,8 @@ class TikTokHook(HttpHook):
 
         .. seealso:: https://ads.tiktok.com/marketing_api/docs?id=1758616888158209
         """
-        self.call(
-            "POST",
-            "dmp/custom_audience/lookalike/update",
-            json_body={"advertiser_id": self.advertiser_id, "custom_audience_ids": [str(i) for i in audience_ids]},
-        )
+        body = payloads.refresh_lookalikes_body(self.advertiser_id, audience_ids)
+        self.call("POST", "dmp/custom_audience/lookalike/update", json_body=body)
 
     # -- partner audiences (Audience Segment API) ---------------------------------------------
 
@@ -515,20 +354,13 @@ class TikTokHook(HttpHook):
         Not retried on ambiguous failures, like :meth:`create_audience`: TikTok allows duplicate
         names, so a replayed create would make a second audience. The operator reconciles by name.
         """
-        data = self.call(
-            "POST",
-            "segment/audience",
-            json_body={"advertiser_id": self.advertiser_id, "action": "create", "custom_audience_name": name},
-            retry=False,
-        )
+        body = payloads.create_partner_audience_body(self.advertiser_id, name)
+        data = self.call("POST", "segment/audience", json_body=body, retry=False)
         return str(data["audience_id"])
 
     def delete_partner_audience(self, audience_id: str) -> None:
-        self.call(
-            "POST",
-            "segment/audience",
-            json_body={"advertiser_id": self.advertiser_id, "action": "delete", "delete_audience_id": str(audience_id)},
-        )
+        body = payloads.delete_partner_audience_body(self.advertiser_id, audience_id)
+        self.call("POST", "segment/audience", json_body=body)
 
     def map_members(self, *, action: str, id_schema: Sequence[str], batch_data: list[list[dict[str, Any]]]) -> int:
         """Add or delete users in Partner audiences with ``/segment/mapping/``; returns the body's size.
@@ -536,16 +368,11 @@ class TikTokHook(HttpHook):
         Both actions are idempotent (adding a member twice or deleting an absent one changes
         nothing), so the request is retried like any other.
         """
-        if action not in ("add", "delete"):
+        if action not in payloads.MAPPING_ACTIONS:
             raise ValueError(f"unknown mapping action {action!r}")
-        body = {
-            "advertiser_ids": [self.advertiser_id],
-            "action": action,
-            "id_schema": list(id_schema),
-            "batch_data": batch_data,
-        }
+        body = payloads.mapping_body(self.advertiser_id, action=action, id_schema=id_schema, batch_data=batch_data)
         self.call("POST", "segment/mapping", json_body=body)
-        return len(json.dumps(body, separators=(",", ":")))
+        return payloads.body_size(body)
 
     # -- OAuth --------------------------------------------------------------------------------
 
@@ -554,13 +381,14 @@ class TikTokHook(HttpHook):
         return self.call(
             "POST",
             "oauth2/access_token",
-            json_body={"app_id": app_id, "secret": secret, "auth_code": auth_code},
+            json_body=payloads.access_token_body(app_id=app_id, secret=secret, auth_code=auth_code),
             authenticated=False,
             retry=False,  # an auth_code is single-use
         )
 
     def get_authorized_advertisers(self, *, app_id: str, secret: str) -> list[dict[str, Any]]:
-        data = self.call("GET", "oauth2/advertiser/get", params={"app_id": app_id, "secret": secret})
+        params = payloads.authorized_advertisers_params(app_id=app_id, secret=secret)
+        data = self.call("GET", "oauth2/advertiser/get", params=params)
         return list(data.get("list") or [])
 
     def test_connection(self) -> tuple[bool, str]:
@@ -570,39 +398,3 @@ class TikTokHook(HttpHook):
         except TikTokApiError as err:
             return False, str(err)
         return True, "Connection successfully tested"
-
-
-def _extra_value(extra: dict[str, Any], key: str) -> str | None:
-    # Forms of Airflow < 3.2 stored custom fields as extra__<conn_type>__<field>.
-    value = extra.get(key) or extra.get(f"extra__tiktok_ads__{key}")
-    return str(value) if value not in (None, "") else None
-
-
-def _log_id(response: requests.Response) -> str:
-    return response.headers.get("X-Tt-Logid", "")
-
-
-def _is_local(base_url: str) -> bool:
-    host = urlparse(base_url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _is_transient(error: BaseException) -> bool:
-    # A busy audience is waited out by update_audience with its own, longer budget.
-    return is_transient(error) and not is_busy_refusal(error)
-
-
-def _log_retry(state: tenacity.RetryCallState) -> None:
-    error = state.outcome.exception() if state.outcome else None
-    wait = state.next_action.sleep if state.next_action else 0
-    log.warning(
-        "TikTok request failed (attempt %d): %s; retrying in %.1f s",
-        state.attempt_number,
-        error if isinstance(error, TikTokApiError) else type(error).__name__,
-        wait,
-    )

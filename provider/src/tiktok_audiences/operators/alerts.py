@@ -5,23 +5,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
-from tiktok_audiences.metadata import META_CONN_ID
+from tiktok_audiences.operators.base import AudienceOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from tiktok_audiences.definitions import AlertSettings, EmailChannel, SlackChannel
     from tiktok_audiences.metadata import AudienceStore
-    from tiktok_audiences.sync.alerts import AlertMessage, AlertSettings, EmailChannel, SlackChannel
+    from tiktok_audiences.sync.alerts import AlertMessage
 
 
 class AlertDeliveryError(AirflowException):
     """An alert could not be delivered; names the channel and its connection (Airflow retries)."""
 
 
-class AudienceAlertsOperator(BaseOperator):
+class AudienceAlertsOperator(AudienceOperator):
     """
     Send one alert per event of this run (Failed, auth error, Too Small, match drop) and channel.
 
@@ -37,17 +37,12 @@ class AudienceAlertsOperator(BaseOperator):
     names, counts, rates and Airflow ids; error texts are scrubbed of anything that looks like an
     email address, phone number or device id.
 
-    :param audience: the audience definition (``AudienceDefinition.as_dict()``), with its ``alerts`` block
-    :param meta_conn_id: connection of the metadata database
+    :param audience: the audience definition, with its ``alerts`` block (see
+        :class:`~tiktok_audiences.operators.base.AudienceOperator`)
     """
 
     template_fields: Sequence[str] = ()
     ui_color = "#fff4d6"
-
-    def __init__(self, *, audience: dict[str, Any], meta_conn_id: str = META_CONN_ID, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.audience = audience
-        self.meta_conn_id = meta_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
         from tiktok_audiences.metadata import open_store
@@ -58,7 +53,7 @@ class AudienceAlertsOperator(BaseOperator):
             self.log.info("No alert channel or event configured for this audience; nothing to do")
             return {"events": [], "sent": [], "already_sent": []}
         store = open_store(self.meta_conn_id)
-        key, run_id = self.audience["key"], context["run_id"]
+        key, run_id = self.audience.key, context["run_id"]
         found = store.alert_facts(key, run_id)
         run = found["run"] or {}
         facts = alerts.RunFacts(
@@ -71,7 +66,7 @@ class AudienceAlertsOperator(BaseOperator):
         )
         events = alerts.detect_events(facts, settings)
         self.log.info("Run %s of audience '%s': outcome %s, alert events %s",
-                      run_id, self.audience["name"], facts.outcome, events or "none")
+                      run_id, self.audience.name, facts.outcome, events or "none")
         if not events:
             return {"events": [], "sent": [], "already_sent": []}
         ctx = self._alert_context(store, run_id, run, facts)
@@ -106,9 +101,9 @@ class AudienceAlertsOperator(BaseOperator):
         """The integration's alert settings (connection extra ``alerts``) merged with the audience's."""
         from airflow.sdk import BaseHook
 
-        from tiktok_audiences.sync.alerts import parse_integration_alerts, resolve_settings
+        from tiktok_audiences.definitions import parse_integration_alerts, resolve_settings
 
-        conn_id = self.audience["integration"]
+        conn_id = self.audience.integration
         try:
             extra = BaseHook.get_connection(conn_id).extra_dejson
         except Exception:  # a deleted integration still alerts through the audience's own settings
@@ -117,14 +112,14 @@ class AudienceAlertsOperator(BaseOperator):
         integration_block, problems = parse_integration_alerts(conn_id, extra.get("alerts"))
         if problems:
             raise AirflowException("Alert settings are invalid: " + " ".join(problems))
-        return resolve_settings(integration_block, self.audience.get("alerts") or {})
+        return resolve_settings(integration_block, dict(self.audience.alerts))
 
     # -- message ----------------------------------------------------------------------------
 
     def _alert_context(self, store: AudienceStore, run_id: str, run: dict[str, Any], facts):
         from tiktok_audiences.sync.alerts import AlertContext, run_link
 
-        row = store.get_audience(self.audience["key"]) or {}
+        row = store.get_audience(self.audience.key) or {}
         failed = facts.outcome in ("failed", "running")
         error = run.get("message") if failed else None
         if facts.outcome == "running":
@@ -132,9 +127,9 @@ class AudienceAlertsOperator(BaseOperator):
         # After a failure the audience row still holds the previous run's size: only this run's counts.
         size = run.get("size") if run.get("size") is not None or failed else row.get("size")
         return AlertContext(
-            audience_name=self.audience["name"],
-            audience_key=self.audience["key"],
-            integration=self.audience["integration"],
+            audience_name=self.audience.name,
+            audience_key=self.audience.key,
+            integration=self.audience.integration,
             dag_id=self.dag_id,
             run_id=run_id,
             status=row.get("status"),

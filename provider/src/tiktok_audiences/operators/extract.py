@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseHook, BaseOperator
+from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowFailException
 
-from tiktok_audiences.metadata import META_CONN_ID
+from tiktok_audiences.operators.base import AudienceOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from tiktok_audiences.members.staging import StoragePath
 
 
-class AudienceMembersExtractOperator(BaseOperator):
+class AudienceMembersExtractOperator(AudienceOperator):
     """
     Read the members of an audience's include and exclude segments and write them, hashed, to staging.
 
@@ -27,11 +27,10 @@ class AudienceMembersExtractOperator(BaseOperator):
     normalized and SHA-256 hashed before anything is written. The task returns the staging folder
     and counts (never identifiers).
 
-    :param audience: the audience definition (``AudienceDefinition.as_dict()``)
+    :param audience: the audience definition (see :class:`~tiktok_audiences.operators.base.AudienceOperator`)
     :param sql_dir: folder of the SQL statements (``include/sql``)
     :param staging_url: ObjectStoragePath base URL for the run's files (templated)
     :param contacts_conn_id: connection of the contact database
-    :param meta_conn_id: connection of the metadata database
     :param chunk_size: contacts read and hashed per chunk
     :param identifier_cache: reuse the hashes of contacts whose identifiers did not change since the
         last run (see :mod:`tiktok_audiences.members.identifier_cache`; ``TIKTOK_AUDIENCES_CACHE_URL=off``
@@ -44,21 +43,17 @@ class AudienceMembersExtractOperator(BaseOperator):
     def __init__(
         self,
         *,
-        audience: dict[str, Any],
         sql_dir: str,
         staging_url: str,
         contacts_conn_id: str = "contacts_db",
-        meta_conn_id: str = META_CONN_ID,
         chunk_size: int = 100_000,
         identifier_cache: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.audience = audience
         self.sql_dir = sql_dir
         self.staging_url = staging_url
         self.contacts_conn_id = contacts_conn_id
-        self.meta_conn_id = meta_conn_id
         self.chunk_size = chunk_size
         self.identifier_cache = identifier_cache
 
@@ -69,7 +64,7 @@ class AudienceMembersExtractOperator(BaseOperator):
         from tiktok_audiences.metadata import open_store
         from tiktok_audiences.metadata.engines import sql_engine_from_connection
 
-        key = self.audience["key"]
+        key = self.audience.key
         store = open_store(self.meta_conn_id)
         snapshot = store.load_segment_snapshot(key)
         remembered = {
@@ -109,10 +104,10 @@ class AudienceMembersExtractOperator(BaseOperator):
         try:
             staged = stage_members(
                 contacts, sql, folder,
-                audience_key=self.audience["key"],
-                include_segments=self.audience["include_segments"],
-                exclude_segments=self.audience["exclude_segments"],
-                id_types=self.audience["identifiers"],
+                audience_key=self.audience.key,
+                include_segments=self.audience.include_segments,
+                exclude_segments=self.audience.exclude_segments,
+                id_types=self.audience.identifiers,
                 snapshot=snapshot,
                 remembered_members=remembered,
                 cache_url=cache_base_url() if self.identifier_cache else None,
@@ -120,7 +115,7 @@ class AudienceMembersExtractOperator(BaseOperator):
                 normalization=normalization,
             )
         except SegmentError as err:
-            raise AirflowFailException(f"Audience '{self.audience['name']}': {err}") from None
+            raise AirflowFailException(f"Audience '{self.audience.name}': {err}") from None
         summary = {
             "run_folder": str(folder),
             "include_contacts": staged.contacts["include"],
@@ -159,20 +154,20 @@ class AudienceMembersExtractOperator(BaseOperator):
         from tiktok_audiences.tiktok.partner import APIS, PARTNER, resolve_api
 
         integration_api = None
-        if not self.audience.get("api"):
+        if not self.audience.api:
             try:
-                extra = BaseHook.get_connection(self.audience["integration"]).extra_dejson
+                extra = BaseHook.get_connection(self.audience.integration).extra_dejson
             except Exception:  # noqa: BLE001 - a missing integration fails the sync task, with its own message
                 extra = {}
             raw = extra.get("api")
             integration_api = raw.strip().lower() if isinstance(raw, str) and raw.strip().lower() in APIS else None
-        api = resolve_api(self.audience.get("api"), integration_api)
-        settings = dict(self.audience.get("normalization") or {})
+        api = resolve_api(self.audience.api, integration_api)
+        settings = dict(self.audience.normalization)
         if api == PARTNER and settings.get("phone_format", "e164") != "e164":
             raise AirflowFailException(
-                f"Audience '{self.audience['name']}' ({self.audience.get('path', 'its audience file')}): "
+                f"Audience '{self.audience.name}' ({self.audience.path or 'its audience file'}): "
                 f"normalization.phone_format is '{settings['phone_format']}', but integration "
-                f"'{self.audience['integration']}' sends it with TikTok's partner API, which takes phones only as "
+                f"'{self.audience.integration}' sends it with TikTok's partner API, which takes phones only as "
                 f"E.164 with '+'. Fix: remove normalization.phone_format, or add 'api: customer_file' to the file"
             )
         return api, Normalization.from_settings(settings, api)

@@ -13,10 +13,10 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Literal
 
-from tiktok_audiences.definitions.files import lookalike_spec_hash
+from tiktok_audiences.definitions import lookalike_spec_hash
 from tiktok_audiences.sync import reconcile
 from tiktok_audiences.sync.reconcile import CLOCK_SLACK
 
@@ -26,14 +26,11 @@ LOOKALIKE_AUDIENCE_TYPE = "Lookalike Audience"
 REFRESH_INTERVAL = timedelta(days=1)
 
 
-class LookalikeStatus(str, Enum):
+class LookalikeStatus(StrEnum):
     WAITING = "Waiting for Source"
     INITIATING = "Initiating"
     ACTIVE = "Active"
     FAILED = "Failed"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 LOOKALIKE_EXPLANATIONS: dict[LookalikeStatus, str] = {
@@ -70,7 +67,8 @@ def plan_lookalike(
     if recorded.get("advertiser_id") and str(recorded["advertiser_id"]) != str(advertiser_id):
         return LookalikePlan(
             "rebuild",
-            f"the integration now points at advertiser {advertiser_id} (the lookalike was on {recorded['advertiser_id']})",
+            f"the integration now points at advertiser {advertiser_id} "
+            f"(the lookalike was on {recorded['advertiser_id']})",
         )
     if recorded.get("source_audience_id") and str(recorded["source_audience_id"]) != str(source_audience_id):
         return LookalikePlan(
@@ -79,7 +77,8 @@ def plan_lookalike(
             f"was {recorded['source_audience_id']})",
         )
     if recorded.get("spec_hash") != lookalike_spec_hash(spec):
-        return LookalikePlan("rebuild", f"the lookalike settings changed ({describe_spec_change(recorded.get('spec'), spec)})")
+        change = describe_spec_change(recorded.get("spec"), spec)
+        return LookalikePlan("rebuild", f"the lookalike settings changed ({change})")
     return LookalikePlan("check")
 
 

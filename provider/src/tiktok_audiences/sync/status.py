@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from enum import Enum
+from enum import StrEnum
 
 #: TikTok's minimum, in matched users: an APPEND/REMOVE/REPLACE "will fail if the audience size is less
 #: than 1,000 after the operation" (yml_files/dmp_custom_audience_update.yml), and TikTok's audience size
@@ -15,7 +15,7 @@ from enum import Enum
 MIN_AUDIENCE_SIZE = 1000
 
 
-class AudienceStatus(str, Enum):
+class AudienceStatus(StrEnum):
     PENDING = "Pending"
     INITIATING = "Initiating"
     SYNCING = "Syncing"
@@ -23,9 +23,6 @@ class AudienceStatus(str, Enum):
     TOO_SMALL = "Too Small"
     FAILED = "Failed"
     DELETED_SEGMENT = "Deleted Segment"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 #: The brief's explanation of each status (shown as the tooltip on the audiences page).
@@ -84,7 +81,7 @@ def too_few_matched(cover_num: int | None, is_valid: bool | None, min_size: int 
 
     ``cover_num`` 0 is not counted: it is also what TikTok shows while it is still processing.
     """
-    return bool(cover_num) and not is_valid and int(cover_num) < min_size
+    return cover_num is not None and cover_num > 0 and not is_valid and int(cover_num) < min_size
 
 
 def match_rate(cover_num: int | None, size: int | None) -> float | None:

@@ -1,7 +1,9 @@
 """Errors of the TikTok client, each carrying TikTok's code, message and request id.
 
-Kept free of Airflow-only behaviour so that the pure modules and the tests can use them; they
-subclass ``AirflowException`` so that Airflow treats them like any provider error.
+Plain Python exceptions (no Airflow import), so that the TikTok room and the tests use them without
+Airflow. A task that raises one fails like with any other exception, retries included: Airflow's
+task runner hands ``AirflowException`` and every other ``Exception`` to the same failure handling
+(apache/airflow ``task-sdk/src/airflow/sdk/execution_time/task_runner.py``, ``_run_task_and_map_outcome``).
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 import re
 
 import requests
-from airflow.sdk.exceptions import AirflowException
 
 #: Rate-limit and transient codes: retried with exponential backoff and jitter.
 RETRYABLE_CODES = frozenset({40016, 40100, 40133, 40201, 40202, 50000, 50002, 51305, 60001})
@@ -33,11 +34,11 @@ _AUTH_HINTS = {
 }
 
 
-class TikTokIntegrationError(AirflowException):
+class TikTokIntegrationError(Exception):
     """The integration (Airflow connection) is missing, incomplete or unsafe."""
 
 
-class TikTokApiError(AirflowException):
+class TikTokApiError(Exception):
     """TikTok answered with an error (non-zero envelope code or HTTP error).
 
     :param code: TikTok's return code (None for HTTP-level errors)
@@ -174,7 +175,9 @@ _TOO_FEW_MATCHES_WORDING = re.compile(
 
 
 def _is_40002_saying(error: BaseException, wording: re.Pattern[str]) -> bool:
-    return isinstance(error, TikTokApiError) and error.code == 40002 and bool(wording.search(error.tiktok_message or ""))
+    return (
+        isinstance(error, TikTokApiError) and error.code == 40002 and bool(wording.search(error.tiktok_message or ""))
+    )
 
 
 def is_busy_refusal(error: BaseException) -> bool:
@@ -183,7 +186,8 @@ def is_busy_refusal(error: BaseException) -> bool:
 
 
 def is_too_few_matches_refusal(error: BaseException) -> bool:
-    """TikTok's 40002 for an update of an audience "created with an audience size of 0 (less than 1000 matches were found)"."""
+    """TikTok's 40002 for an update of an audience "created with an audience size of 0 (less than 1000 matches
+    were found)"."""
     return _is_40002_saying(error, _TOO_FEW_MATCHES_WORDING) and not is_busy_refusal(error)
 
 

@@ -1,8 +1,11 @@
 """The two ways of sending an audience to TikTok, and the payloads of the partner way.
 
 ``customer_file``: upload hashed files and create / APPEND / REMOVE / REPLACE with
-``/dmp/custom_audience/*`` (fact sheet §4). ``partner``: create a Partner audience with
-``/segment/audience/`` and mirror membership with ``/segment/mapping/`` add / delete (fact sheet §5).
+``/dmp/custom_audience/*`` (tiktok/tiktok-business-api-sdk ``yml_files/dmp_custom_audience_file_upload.yml``,
+``_create.yml``, ``_update.yml``). ``partner``: create a Partner audience with ``/segment/audience/`` and
+mirror membership with ``/segment/mapping/`` add / delete (no TikTok spec file: bububa/tiktok-business
+``model/dmp/segment_audience.go`` and ``model/dmp/segment_mapping.go``; segmentio/action-destinations
+``packages/destination-actions/src/destinations/tiktok-audiences/``).
 
 Pure Python (pandas only, no Airflow): the audience file, the integration extra and the operator
 share one set of rules, unit-tested without Airflow.
@@ -10,7 +13,7 @@ share one set of rules, unit-tested without Airflow.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -19,22 +22,31 @@ if TYPE_CHECKING:
 
 CUSTOMER_FILE = "customer_file"
 PARTNER = "partner"
+#: How messages name each API
+API_LABELS = {CUSTOMER_FILE: "customer-file API", PARTNER: "partner (Audience Segment) API"}
 #: Accepted values of ``api`` (audience file and integration extra).
 APIS: tuple[str, ...] = (CUSTOMER_FILE, PARTNER)
 #: Used when neither the audience file nor the integration says: it works for every app holding
 #: the audience scopes, while partner access may first have to be allowlisted by TikTok (40118).
 DEFAULT_API = CUSTOMER_FILE
 
-#: Most users one ``/segment/mapping/`` request may carry (fact sheet §5.2, Braze's reading).
+#: Most users one ``/segment/mapping/`` request may carry: Braze's reading of TikTok's limit ("no more than
+#: 50 queries per second and 10k users per request", braze-inc/braze-docs
+#: ``_docs/_partners/canvas_audience_sync/tiktok_audience_sync.md``).
 MAX_MAPPING_USERS = 10_000
-#: TikTok cuts Partner audience names longer than this to 67 characters + "..." (fact sheet §5.1).
+#: TikTok cuts Partner audience names longer than this to 67 characters + "..." (bububa/tiktok-business
+#: ``model/dmp/segment_audience.go``, a translation of TikTok's Chinese docs).
 PARTNER_NAME_LIMIT = 70
 
 #: ``id_schema`` label of each of our identifier types. A normalized IDFA and a normalized GAID are
 #: both lower-case UUIDs and cannot be told apart, so every mobile ad id is labelled IDFA_SHA256, as
-#: Segment (a TikTok partner) does (fact sheet §6); see docs/decisions.md.
+#: Segment (a TikTok partner) does (segmentio/action-destinations
+#: ``packages/destination-actions/src/destinations/tiktok-audiences/functions.ts``, ``getIDSchema``); see
+#: docs/decisions.md.
 ID_SCHEMA: dict[str, str] = {"email": "EMAIL_SHA256", "phone": "PHONE_SHA256", "maid": "IDFA_SHA256"}
-#: TikTok's ``audience_type`` of an audience made by ``/segment/audience/`` (fact sheet §4.4).
+#: TikTok's ``audience_type`` of an audience made by ``/segment/audience/`` (the get fixture of a fresh
+#: Segment-API audience in segmentio/action-destinations
+#: ``packages/destination-actions/src/destinations/tiktok-audiences/__tests__/index.test.ts``).
 PARTNER_AUDIENCE_TYPE = "Partner"
 
 
@@ -54,7 +66,7 @@ def partner_audience_name(name: str) -> str:
     return name[: PARTNER_NAME_LIMIT - 3] + "..."
 
 
-def is_api_of(details: dict[str, Any], api: str) -> bool:
+def is_api_of(details: Mapping[str, Any], api: str) -> bool:
     """Whether a TikTok audience (list/get item) is of the kind ``api`` creates.
 
     Reads ``audience_type`` and falls back to ``type`` (get's SDK name); an item carrying neither

@@ -54,7 +54,8 @@ def history_chart(points: Sequence[tuple[datetime, int | None, float | None]]) -
         return f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{coords}"/>{dots}'
 
     def label(text: str, px: float, py: float, anchor: str = "middle", colour: str = "#555") -> str:
-        return f'<text x="{px:.1f}" y="{py:.1f}" text-anchor="{anchor}" fill="{colour}" font-size="11">{escape(text)}</text>'
+        return (f'<text x="{px:.1f}" y="{py:.1f}" text-anchor="{anchor}" fill="{colour}" font-size="11">'
+                f'{escape(text)}</text>')
 
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" '

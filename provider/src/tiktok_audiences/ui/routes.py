@@ -19,9 +19,10 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from tiktok_audiences import integration as lifecycle
+from tiktok_audiences import reporting
 from tiktok_audiences.metadata import AudienceStore
 from tiktok_audiences.ui import actions, views
-from tiktok_audiences.ui.app import render
+from tiktok_audiences.ui.rendering import render
 from tiktok_audiences.ui.security import (
     may_change_connections,
     may_delete_dag,
@@ -91,7 +92,7 @@ def audiences_page(
 
     now = utcnow()
     readable = [raw for raw in store.list_audiences() if may_read_dag(user, raw["dag_id"])]
-    all_rows = [views.audience_row(raw, now) for raw in readable]
+    all_rows = [reporting.audience_row(raw, now) for raw in readable]
     rows = [r for r in all_rows if views.matches(r, q.strip(), status_filter)]
     names = sorted({r.integration for r in all_rows} | set(lifecycle.database_integrations()))
     integrations = [lifecycle.describe_integration(name) for name in names]
@@ -100,7 +101,7 @@ def audiences_page(
         request,
         "audiences.html",
         rows=rows,
-        lookalikes=views.lookalikes_by_audience(store, readable, now),
+        lookalikes=reporting.lookalikes_by_audience(store, readable, now),
         total=len(all_rows),
         q=q,
         status_filter=status_filter,
@@ -151,7 +152,7 @@ def trigger_sync(
 )
 def confirm_delete_audience(request: Request, dag_id: str, store: StoreDep) -> Response:
     raw = _audience_by_dag(store, dag_id)
-    row = views.audience_row(raw, raw["updated_at"])
+    row = reporting.audience_row(raw, raw["updated_at"])
     lookalike = store.get_lookalike(raw["audience_key"]) or {}
     return render(request, "delete_audience.html", row=row, file=views.repo_relative(row.file),
                   tiktok_audience_id=raw.get("tiktok_audience_id"),

@@ -1,4 +1,6 @@
-"""What the page shows, computed from the metadata tables: no FastAPI, no HTML here."""
+"""What the page shows beyond the audience rows of :mod:`tiktok_audiences.reporting`: the search,
+the integrations to re-authenticate, an audience's detail. Computed from the metadata tables: no
+FastAPI, no HTML here."""
 
 from __future__ import annotations
 
@@ -9,117 +11,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tiktok_audiences.cli import elapsed
 from tiktok_audiences.metadata import AudienceStore, utcnow
-from tiktok_audiences.sync.status import STATUS_EXPLANATIONS, AudienceStatus
+from tiktok_audiences.reporting import AudienceRow, LookalikeRow, audience_row, definition_of, lookalikes_by_audience
+from tiktok_audiences.sync.status import AudienceStatus
 
 STATUSES: tuple[str, ...] = tuple(s.value for s in AudienceStatus)
-
-
-@dataclass(frozen=True)
-class AudienceRow:
-    key: str
-    dag_id: str
-    name: str
-    integration: str
-    match: float | None  # percent
-    size: int | None
-    status: str
-    explanation: str
-    last_sync: str  # "3 hours ago" or "never"
-    last_sync_at: datetime | None
-    message: str | None
-    file: str | None
-
-
-def explanation(status: str) -> str:
-    try:
-        return STATUS_EXPLANATIONS[AudienceStatus(status)]
-    except ValueError:
-        return ""
-
-
-def definition_of(row: dict[str, Any]) -> dict[str, Any]:
-    try:
-        return json.loads(row["definition"] or "{}")
-    except ValueError:
-        return {}
-
-
-def audience_row(row: dict[str, Any], now: datetime) -> AudienceRow:
-    definition = definition_of(row)
-    return AudienceRow(
-        key=row["audience_key"],
-        dag_id=row["dag_id"],
-        name=row["name"],
-        integration=row["integration"],
-        match=None if row["match_rate"] is None else round(100 * row["match_rate"], 1),
-        size=row["size"],
-        status=row["status"],
-        explanation=explanation(row["status"]),
-        last_sync=elapsed(row["last_sync_at"], now) if row["last_sync_at"] else "never",
-        last_sync_at=row["last_sync_at"],
-        message=row["status_message"] or row["last_error"],
-        file=definition.get("path"),
-    )
-
-
-@dataclass(frozen=True)
-class LookalikeRow:
-    """An audience's lookalike, shown under it: TikTok's reach (``cover_num``) is its size."""
-
-    key: str
-    name: str
-    tiktok_audience_id: str | None
-    status: str
-    explanation: str
-    size: int | None
-    settings: dict[str, Any]
-    built: str  # "3 hours ago" (created or last refreshed on TikTok) or "never"
-    built_at: datetime | None
-    message: str | None
-    in_definition: bool  # False once the lookalike: block was removed from the audience file
-
-
-def lookalike_row(raw: dict[str, Any], now: datetime, audience_definition: dict[str, Any] | None = None) -> LookalikeRow:
-    from tiktok_audiences.sync.lookalike import LOOKALIKE_EXPLANATIONS, LookalikeStatus
-
-    try:
-        tip = LOOKALIKE_EXPLANATIONS[LookalikeStatus(raw["status"])]
-    except ValueError:
-        tip = ""
-    try:
-        settings = json.loads(raw.get("spec") or "{}")
-    except ValueError:
-        settings = {}
-    in_definition = audience_definition is None or bool(audience_definition.get("lookalike"))
-    message = raw.get("status_message")
-    if not in_definition:
-        gone = "No longer in the audience file: no longer checked; it was left on TikTok"
-        message = f"{gone}. {message}" if message else gone
-    return LookalikeRow(
-        key=raw["audience_key"],
-        name=raw["name"],
-        tiktok_audience_id=raw.get("tiktok_audience_id"),
-        status=raw["status"],
-        explanation=tip,
-        size=raw.get("cover_num"),
-        settings=settings if isinstance(settings, dict) else {},
-        built=elapsed(raw["built_at"], now) if raw.get("built_at") else "never",
-        built_at=raw.get("built_at"),
-        message=message,
-        in_definition=in_definition,
-    )
-
-
-def lookalikes_by_audience(store: AudienceStore, audiences: list[dict[str, Any]], now: datetime) -> dict[str, LookalikeRow]:
-    """Each audience's lookalike row, keyed by audience key."""
-    definitions = {a["audience_key"]: definition_of(a) for a in audiences}
-    return {
-        raw["audience_key"]: lookalike_row(raw, now, definitions.get(raw["audience_key"]))
-        for raw in store.list_lookalikes()
-        if raw["audience_key"] in definitions
-    }
 
 
 def matches(row: AudienceRow, query: str, status: str) -> bool:
@@ -184,7 +80,8 @@ def create_options_of(definition: dict[str, Any]) -> dict[str, str]:
     return {
         "retention": (f"{days} days after creation (fixed)" if days is not None
                       else "TikTok's default: 365 days after last use in an active ad group or change"),
-        "enhancement": ("on" if enhancement else "off") if enhancement is not None else "not set (TikTok's default: off)",
+        "enhancement": ("on" if enhancement else "off") if enhancement is not None
+        else "not set (TikTok's default: off)",
     }
 
 
