@@ -24,7 +24,7 @@ CONTACTS = 100_000
 
 def expected_members(engine: sa.Engine) -> set[tuple[str, str]]:
     """include [1, 2] − exclude [3], contact and identifier level, from the raw rows."""
-    from tiktok_audiences.members.identifiers import InvalidIdentifier, hash_identifier
+    from tiktok_audiences.members import InvalidIdentifier, hash_identifier
 
     def hashes(row) -> set[tuple[str, str]]:
         found = set()

@@ -134,14 +134,14 @@ def test_normalization_options_are_optional_and_passed_to_the_operator(tmp_path)
 
 def test_normalization_option_values_agree_with_the_normalizer():
     from tiktok_audiences.definitions import NORMALIZATION_OPTIONS
-    from tiktok_audiences.members import identifiers
+    from tiktok_audiences.members import identifier_types
 
     assert NORMALIZATION_OPTIONS == {
-        "phone_format": identifiers.PHONE_FORMATS,
-        "email_plus_suffix": identifiers.EMAIL_PLUS_SUFFIX,
-        "email_dots": identifiers.EMAIL_DOTS,
+        "phone_format": identifier_types.PHONE_FORMATS,
+        "email_plus_suffix": identifier_types.EMAIL_PLUS_SUFFIX,
+        "email_dots": identifier_types.EMAIL_DOTS,
     }
-    assert set(NORMALIZATION_OPTIONS) == set(identifiers.Normalization().as_key())
+    assert set(NORMALIZATION_OPTIONS) == set(identifier_types.Normalization().as_key())
 
 
 def test_unknown_normalization_option_and_value_name_the_field_and_the_fix(tmp_path):

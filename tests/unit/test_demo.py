@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 # Same server and override variable as the integration suite.
 from tests.fixtures import DEFAULT_POSTGRES_URL, POSTGRES_URL_ENV
-from tiktok_audiences.members.identifiers import hash_members
+from tiktok_audiences.members import hash_members
 from tiktok_sandbox.demo_data import (
     DEMO_SEGMENTS,
     SEGMENTS,

@@ -17,7 +17,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from tiktok_audiences.members.identifiers import InvalidIdentifier, Normalization, hash_identifiers, hash_members
+from tiktok_audiences.members import InvalidIdentifier, Normalization, hash_identifiers, hash_members
 from tiktok_audiences.sync.status import match_rate
 from tiktok_sandbox import SandboxConfig, SandboxServer
 from tiktok_sandbox.demo_data import DEMO_SEGMENTS, build_demo_database, population_hashes, register_population
@@ -135,7 +135,8 @@ def _phone_audience_cover_num(sandbox: SandboxServer, members: pd.DataFrame, nam
     api = f"{sandbox.url}/open_api/v1.3/dmp/custom_audience"
     upload = requests.post(f"{api}/file/upload/", headers=TOKEN, timeout=30, data={
         "advertiser_id": ADVERTISER, "calculate_type": "PHONE_SHA256",
-        "file_signature": hashlib.md5(content).hexdigest()}, files={"file": (f"{name}.csv", content, "text/csv")}).json()
+        "file_signature": hashlib.md5(content).hexdigest()},
+        files={"file": (f"{name}.csv", content, "text/csv")}).json()
     created = requests.post(f"{api}/create/", headers=TOKEN, timeout=30, json={
         "advertiser_id": ADVERTISER, "custom_audience_name": name, "calculate_type": "PHONE_SHA256",
         "file_paths": [upload["data"]["file_path"]]}).json()

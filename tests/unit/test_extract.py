@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tiktok_audiences.members.extract import SegmentError, SqlTemplates, read_only, validate_criteria
+from tiktok_audiences.members.sql import SegmentError, SqlTemplates, read_only, validate_criteria
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "include" / "sql"
 

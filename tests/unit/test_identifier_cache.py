@@ -9,9 +9,12 @@ import pytest
 import sqlalchemy as sa
 
 from tests.integration.contacts import ContactDatabase, email, maid
-from tiktok_audiences.members import extract, identifier_cache
-from tiktok_audiences.members.identifier_cache import RoleStats, cache_key, role_members, unchanged_contacts
-from tiktok_audiences.members.identifiers import Normalization
+from tiktok_audiences.members import identifier_cache
+from tiktok_audiences.members.identifier_cache import cache_key, unchanged_contacts
+from tiktok_audiences.members.identifier_types import DEFAULT_NORMALIZATION, Normalization
+from tiktok_audiences.members.reading import RoleStats, role_members
+from tiktok_audiences.members.segments import PG_DIGEST, digest_kind, resolve_segments
+from tiktok_audiences.members.sql import WORK_MEM_ENV, SqlTemplates, extract_work_mem, read_only
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "include" / "sql"
 TYPES = ["email", "phone", "maid"]
@@ -35,12 +38,12 @@ def contacts(request, tmp_path) -> ContactDatabase:
 
 
 def members(db: ContactDatabase, segment_ids, folder, id_types=TYPES,
-            normalization: Normalization = Normalization()) -> tuple[set, RoleStats]:
-    sql = extract.SqlTemplates.load(SQL_DIR)
+            normalization: Normalization = DEFAULT_NORMALIZATION) -> tuple[set, RoleStats]:
+    sql = SqlTemplates.load(SQL_DIR)
     stats = RoleStats()
     rows: set[tuple[int, bytes]] = set()
-    with extract.read_only(db.engine) as conn:
-        segments = extract.resolve_segments(conn, sql, segment_ids, {}, {})
+    with read_only(db.engine) as conn:
+        segments = resolve_segments(conn, sql, segment_ids, {}, {})
         for frame in role_members(conn, sql, [segments[s] for s in segment_ids], id_types, folder,
                                   chunk_size=64, stats=stats, normalization=normalization):
             rows.update(zip(frame.column("contact_id").to_pylist(), frame.column("key").to_pylist(), strict=True))
@@ -133,9 +136,9 @@ def test_unreadable_cache_is_ignored(contacts, tmp_path):
 def test_failed_run_leaves_previous_cache_current(contacts, tmp_path):
     folder = tmp_path / "cache"
     first, _ = members(contacts, [1], folder)
-    sql = extract.SqlTemplates.load(SQL_DIR)
-    with extract.read_only(contacts.engine) as conn:
-        segments = extract.resolve_segments(conn, sql, [1], {}, {})
+    sql = SqlTemplates.load(SQL_DIR)
+    with read_only(contacts.engine) as conn:
+        segments = resolve_segments(conn, sql, [1], {}, {})
         frames = role_members(conn, sql, [segments[1]], TYPES, folder, chunk_size=64)
         next(frames)
         frames.close()  # the task died while writing staging
@@ -149,8 +152,8 @@ def test_a_run_still_reading_a_replaced_generation_can_finish(contacts, tmp_path
     not delete the generation a run has loaded and is about to read."""
     folder = tmp_path / "cache"
     first, _ = members(contacts, [1], folder)
-    with extract.read_only(contacts.engine) as conn:
-        cached = identifier_cache.load(folder, cache_key(TYPES, extract.digest_kind(conn)))
+    with read_only(contacts.engine) as conn:
+        cached = identifier_cache.load(folder, cache_key(TYPES, digest_kind(conn)))
     assert cached is not None
     for n in range(2):  # meanwhile two other runs commit newer generations
         contacts.execute("UPDATE contacts SET email = :e WHERE contact_id = 3", e=f"moved{n}@example.com")
@@ -198,17 +201,17 @@ def test_digests_differ_when_values_move_between_columns(postgres_database):
     )
     with postgres_database.connect() as conn:
         digests = conn.execute(sa.text(
-            f"SELECT {extract.PG_DIGEST} FROM (VALUES {values}) AS c(email, phone, phone_country, mobile_ad_id)"
+            f"SELECT {PG_DIGEST} FROM (VALUES {values}) AS c(email, phone, phone_country, mobile_ad_id)"
         )).scalars().all()
     assert len(set(digests)) == len(rows)
 
 
 def test_extract_work_mem_is_validated(monkeypatch):
-    monkeypatch.setenv(extract.WORK_MEM_ENV, "1GB")
-    assert extract.extract_work_mem() == "1GB"
-    monkeypatch.setenv(extract.WORK_MEM_ENV, "1GB'; DROP TABLE contacts; --")
+    monkeypatch.setenv(WORK_MEM_ENV, "1GB")
+    assert extract_work_mem() == "1GB"
+    monkeypatch.setenv(WORK_MEM_ENV, "1GB'; DROP TABLE contacts; --")
     with pytest.raises(ValueError, match="Fix:"):
-        extract.extract_work_mem()
+        extract_work_mem()
 
 
 def test_forgetting_an_audience_removes_both_roles_of_its_cache(tmp_path):

@@ -1,4 +1,4 @@
-"""Unit tests for tiktok_audiences.members.identifiers (pure Python, no Airflow)."""
+"""Unit tests for the identifier rules: members.identifier_types, .normalize and .hashing (no Airflow)."""
 
 from __future__ import annotations
 
@@ -11,19 +11,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tiktok_audiences.members.identifiers import (
+from tiktok_audiences.members.hashing import HashResult, hash_members
+from tiktok_audiences.members.identifier_types import (
     ID_TYPES,
-    REASONS,
     TIKTOK_CALCULATE_TYPE,
     TIKTOK_ID_COLUMN,
-    HashResult,
-    InvalidIdentifier,
     Normalization,
     default_normalization,
+)
+from tiktok_audiences.members.normalize import (
+    REASONS,
+    InvalidIdentifier,
     email_match_form,
     hash_identifier,
     hash_identifiers,
-    hash_members,
     is_sha256_hex,
     normalize_email,
     normalize_maid,

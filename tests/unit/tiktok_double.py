@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from tiktok_audiences.members.identifiers import TIKTOK_ID_COLUMN
+from tiktok_audiences.members.identifier_types import TIKTOK_ID_COLUMN
 from tiktok_audiences.tiktok.errors import TikTokRetryableError
 from tiktok_audiences.tiktok.partner import ID_SCHEMA
 

@@ -534,10 +534,10 @@ def population_hashes(engine: sa.Engine) -> list[list[str | None]]:
 
     A contact is one person, so its email, phone and mobile ad id are one user (TikTok's
     ``cover_num`` counts users, not hashes). Hashes are computed exactly as the sync task computes
-    them (:func:`tiktok_audiences.members.identifiers.hash_members`); raw values never leave this process.
+    them (:func:`tiktok_audiences.members.hash_members`); raw values never leave this process.
     Contacts without any valid identifier are nobody TikTok could know and are left out.
     """
-    from tiktok_audiences.members.identifiers import Normalization, hash_members
+    from tiktok_audiences.members import Normalization, hash_members
 
     with engine.connect() as conn:
         frame = pd.read_sql(

@@ -114,7 +114,7 @@ def copy_in(conn: Connection, table: str, columns: Sequence[str], *, fixed: Sequ
     :param analyze_after: ``ANALYZE`` the table after loading at least this many rows
     """
     statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-    raw = conn.connection.driver_connection
+    raw: Any = conn.connection.driver_connection  # the DBAPI connection: psycopg2's or psycopg 3's
     psycopg2 = driver(conn) == "psycopg2"
     prefix = "".join(copy_text(str(v)) + "\t" for v in fixed)
     count = len(values[0]) if values else 0
@@ -149,7 +149,7 @@ def _lines(prefix: str, columns: list[list[Any]]) -> str:
 # -- COPY TO STDOUT -------------------------------------------------------------------------------
 
 
-def copy_out_query(conn: Connection, query: Select, sink: Any) -> None:
+def copy_out_query(conn: Connection, query: Select[Any], sink: Any) -> None:
     """Stream a SQLAlchemy ``query``'s rows through ``COPY (…) TO STDOUT`` into ``sink.write``."""
     sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
     copy_out(conn, f"COPY ({sql}) TO STDOUT", sink)
@@ -164,7 +164,7 @@ def copy_out(conn: Connection, statement: str, sink: Any, *, read_only: bool = F
     :param settings: ``SET LOCAL`` parameters a separate connection needs (``conn``'s own
         transaction already has them)
     """
-    raw = conn.connection.driver_connection
+    raw: Any = conn.connection.driver_connection  # the DBAPI connection: psycopg2's or psycopg 3's
     if driver(conn) == "psycopg2":
         with raw.cursor() as cursor:
             cursor.copy_expert(statement, sink)
@@ -187,10 +187,10 @@ def copy_out(conn: Connection, statement: str, sink: Any, *, read_only: bool = F
             sink.write(block)
 
 
-def _psycopg2_twin(conn: Connection):
+def _psycopg2_twin(conn: Connection) -> Any:
     """A psycopg2 connection to the same database, or None."""
     try:
-        import psycopg2
+        import psycopg2  # type: ignore[import-untyped]  # no stubs installed (types-psycopg2)
     except ImportError:
         return None
     url = conn.engine.url

@@ -131,7 +131,7 @@ class AudienceDefinition:
     :param api: ``customer_file`` or ``partner``; None = the integration's choice (default customer_file)
     :param normalization: the ``normalization:`` options the file sets, as sorted ``(option, value)``
         pairs (the rest are the API's defaults,
-        see :meth:`tiktok_audiences.members.identifiers.Normalization.from_settings`)
+        see :meth:`tiktok_audiences.members.identifier_types.Normalization.from_settings`)
     :param retention_in_days: sent on create: the audience expires this many days after creation (1–365)
     :param audience_enhancement: sent on create when set (TikTok's ``audience_enhancement``, default false)
     """

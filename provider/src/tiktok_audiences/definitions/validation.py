@@ -40,7 +40,7 @@ KNOWN_FIELDS = (
     "audience_enhancement",
 )
 #: The ``normalization:`` block (kept here, not imported from identifiers, so parsing stays light;
-#: tests check both lists agree). Values: see :class:`tiktok_audiences.members.identifiers.Normalization`.
+#: tests check both lists agree). Values: see :class:`tiktok_audiences.members.identifier_types.Normalization`.
 NORMALIZATION_OPTIONS: dict[str, tuple[str, ...]] = {
     "phone_format": ("digits", "e164", "both"),
     "email_plus_suffix": ("remove", "keep"),

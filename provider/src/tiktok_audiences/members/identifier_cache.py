@@ -6,7 +6,7 @@ cache keeps, from the last extraction:
 
 * ``<generation>-contacts.parquet``: ``contact_id``, ``digest`` — a 64-bit hash of the
   contact's raw identifier columns, computed *in the contact database* on PostgreSQL
-  (:data:`tiktok_audiences.members.extract.PG_DIGEST`) — and the outcome code of each identifier column
+  (:data:`.segments.PG_DIGEST`) — and the outcome code of each identifier column
   (hashed, missing or the invalid reason, to recount what the run reports);
 * ``<generation>-members.parquet``: the contact's identifiers as 33-byte keys (the staging member rows);
 * ``manifest.json``: which generation is current, the key it was computed under, and the
@@ -14,9 +14,10 @@ cache keeps, from the last extraction:
   audience that started reading one of them — backfills and manual runs extract concurrently,
   only the sync is locked — can finish reading it).
 
-A run streams only ``contact_id, digest`` of the segments' contacts, reuses the hashes of every
-contact whose digest is unchanged, fetches and hashes only new and changed contacts, and writes
-the next generation. The key holds :data:`identifiers.NORMALIZATION_VERSION`, the libphonenumber
+A run (:func:`.reading.role_members`) streams only ``contact_id, digest`` of the segments'
+contacts, reuses the hashes of every contact whose digest is unchanged, fetches and hashes only
+new and changed contacts, and writes the next generation; this module only stores, loads and
+checks generations. The key holds :data:`.normalize.NORMALIZATION_VERSION`, the libphonenumber
 release, the requested identifier types and how digests are computed: any difference and the
 cache is ignored (everything is hashed again and a fresh generation written). A cache that cannot
 be read is ignored the same way, so the cache can only ever save work, never change a result.
@@ -26,8 +27,8 @@ lives under ``$TIKTOK_AUDIENCES_CACHE_URL`` (an ObjectStoragePath URL; default
 ``$AIRFLOW_HOME/tiktok_audiences/cache``), never in a run's staging folder, which is deleted after
 every run. ``TIKTOK_AUDIENCES_CACHE_URL=off`` turns it off.
 
-No Airflow import at module level: functions take a SQLAlchemy connection and a path-like folder
-(``pathlib.Path`` or ``ObjectStoragePath``).
+No Airflow import at module level: functions take a folder (``pathlib.Path`` or
+``ObjectStoragePath``); only :func:`audience_folder` makes an ``ObjectStoragePath``.
 """
 
 from __future__ import annotations
@@ -36,32 +37,21 @@ import json
 import logging
 import os
 import re
-import time
 import uuid
-from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
-import pandas as pd
 import phonenumbers
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy.engine import Connection
 
 from tiktok_audiences.home import home_url
-from tiktok_audiences.members import extract
-from tiktok_audiences.members.identifiers import (
-    DEFAULT_NORMALIZATION,
-    NORMALIZATION_VERSION,
-    Normalization,
-    hash_members,
-    outcome_counts,
-)
-from tiktok_audiences.members.membership import MemberKeys
-from tiktok_audiences.members.staging import MEMBER_SCHEMA
+from tiktok_audiences.members.identifier_types import DEFAULT_NORMALIZATION, Normalization
+from tiktok_audiences.members.normalize import NORMALIZATION_VERSION
+from tiktok_audiences.members.staging import MEMBER_SCHEMA, StoragePath, remove_folder
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +61,6 @@ MANIFEST = "manifest.json"
 #: How long a replaced generation's files are kept for runs still reading it (a read of a 10M-contact
 #: generation takes well under a minute).
 RETIRED_GRACE = timedelta(hours=1)
-#: Above this share of new or changed contacts, streaming everything beats fetching them by id.
-FULL_READ_SHARE = 0.5
 _OFF = {"", "off", "none", "false", "0"}
 
 
@@ -84,8 +72,10 @@ def cache_base_url() -> str | None:
     return home_url("tiktok_audiences", "cache")
 
 
-def audience_folder(base_url: str, audience_key: str, role: str):
+def audience_folder(base_url: str, audience_key: str, role: str) -> StoragePath:
     """The cache folder of one audience's include or exclude contacts."""
+    # The one Airflow object the cache needs (it may live in any object store Airflow knows);
+    # imported here so that the room imports without Airflow.
     from airflow.sdk import ObjectStoragePath
 
     safe_key = re.sub(r"[^A-Za-z0-9_.-]", "_", audience_key)
@@ -97,8 +87,6 @@ def forget_audience(audience_key: str, base_url: str | None = None) -> bool:
 
     Only disk space is at stake: a cache never changes a result, so a left-over one is harmless.
     """
-    from tiktok_audiences.members.staging import remove_folder
-
     base_url = base_url if base_url is not None else cache_base_url()
     if base_url is None:
         return False
@@ -156,7 +144,8 @@ def sorted_membership(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
     if len(sorted_set) == 0:
         return np.zeros(len(values), dtype=bool)
     positions = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
-    return sorted_set[positions] == values
+    found: np.ndarray = sorted_set[positions] == values
+    return found
 
 
 # ------------------------------------------------------------------------------ storage
@@ -166,7 +155,7 @@ def sorted_membership(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
 class CachedRole:
     """One readable cache generation: contacts sorted by id, and where their hashes are."""
 
-    folder: Any
+    folder: StoragePath
     generation: str
     contact_ids: np.ndarray
     digests: np.ndarray
@@ -183,7 +172,7 @@ class CachedRole:
                     yield table.filter(pa.array(mask))
 
 
-def load(folder, key: dict[str, Any]) -> CachedRole | None:
+def load(folder: StoragePath, key: dict[str, Any]) -> CachedRole | None:
     """The current generation in ``folder`` if it was written under ``key``; None otherwise."""
     manifest_path = folder / MANIFEST
     try:
@@ -220,7 +209,7 @@ class CacheWriter:
     :param keep: a generation not to delete on commit (the one this run is reading)
     """
 
-    def __init__(self, folder, key: dict[str, Any], keep: str | None = None) -> None:
+    def __init__(self, folder: StoragePath, key: dict[str, Any], keep: str | None = None) -> None:
         self.folder = folder
         self.key = key
         self.keep = keep
@@ -229,7 +218,7 @@ class CacheWriter:
         self.generation = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
         self.contacts = 0
         folder.mkdir(parents=True, exist_ok=True)
-        self._handles = []
+        self._handles: list[IO[bytes]] = []
         self._contacts = self._open("contacts", self.schema)
         self._members = self._open("members", MEMBER_SCHEMA)
 
@@ -291,13 +280,13 @@ class CacheWriter:
                 pass
 
 
-def _retired_generations(folder, now: datetime) -> dict[str, str]:
+def _retired_generations(folder: StoragePath, now: datetime) -> dict[str, str]:
     """The generations replaced within :data:`RETIRED_GRACE`, the current one included (it is being replaced)."""
     try:
         manifest = json.loads((folder / MANIFEST).read_text())
     except Exception:  # noqa: BLE001 - no or unreadable manifest: nothing was current
         return {}
-    retired = {}
+    retired: dict[str, str] = {}
     for generation, since in dict(manifest.get("retired") or {}).items():
         try:
             if now - datetime.fromisoformat(since) < RETIRED_GRACE:
@@ -307,149 +296,3 @@ def _retired_generations(folder, now: datetime) -> dict[str, str]:
     if manifest.get("generation"):
         retired[str(manifest["generation"])] = now.isoformat()
     return retired
-
-
-# ------------------------------------------------------------------------------ a role's members
-
-
-@dataclass
-class RoleStats:
-    """What happened while reading one role's contacts (counts only, never identifiers)."""
-
-    contacts: int = 0
-    reused: int = 0
-    hashed: int = 0
-    cache: str = "off"  # off | cold (nothing usable) | warm (hashes reused) | refreshed (too many changes)
-    invalid: Counter[str] = field(default_factory=Counter)
-    missing: Counter[str] = field(default_factory=Counter)
-    timings: Counter[str] = field(default_factory=Counter)
-
-    def count(self, outcomes: dict[str, np.ndarray], contacts: int) -> None:
-        invalid, missing = outcome_counts(outcomes)
-        self.invalid.update(invalid)
-        self.missing.update(missing)
-        self.contacts += contacts
-
-
-def role_members(
-    conn: Connection,
-    sql: extract.SqlTemplates,
-    segments: Sequence[extract.Segment],
-    id_types: Sequence[str],
-    folder,
-    *,
-    chunk_size: int = 100_000,
-    stats: RoleStats | None = None,
-    normalization: Normalization = DEFAULT_NORMALIZATION,
-) -> Iterator[pa.Table]:
-    """The hashed member rows (``contact_id``, ``key``: see :data:`staging.MEMBER_SCHEMA`) of the segments' contacts.
-
-    With a usable cache in ``folder`` only new and changed contacts are read in full and hashed;
-    the result is the same as hashing every contact (tested). The next cache generation is written
-    as the rows are produced and made current once the last row was produced.
-
-    :param folder: the role's cache folder, or None to hash every contact and keep no cache
-    :param stats: filled with counts and timings (``extract``: reading, ``normalize_hash``: hashing)
-    :param normalization: the audience's options (:meth:`identifiers.Normalization.from_settings`)
-    """
-    stats = stats if stats is not None else RoleStats()
-    id_types = list(id_types)
-    usable = folder is not None and all(s.remembered_members is None for s in segments)
-    writer: CacheWriter | None = None
-    cached: CachedRole | None = None
-    if usable:
-        started = time.perf_counter()
-        key = cache_key(id_types, extract.digest_kind(conn), normalization)
-        cached = load(folder, key)
-        writer = CacheWriter(folder, key, keep=cached.generation if cached else None)
-        stats.cache = "warm" if cached else "cold"
-        stats.timings["extract"] += time.perf_counter() - started
-    try:
-        if cached is not None:
-            produced = _from_cache(conn, sql, segments, id_types, cached, writer, stats, normalization)
-            if produced is not None:
-                yield from produced
-                _commit(writer, stats)
-                return
-            stats.cache = "refreshed"
-        yield from _hash_all(conn, sql, segments, id_types, writer, chunk_size, stats, normalization)
-        if writer is not None:
-            _commit(writer, stats)
-    except BaseException:
-        if writer is not None:
-            writer.abort()
-        raise
-
-
-def _commit(writer: CacheWriter, stats: RoleStats) -> None:
-    started = time.perf_counter()
-    writer.commit()
-    stats.timings["extract"] += time.perf_counter() - started
-
-
-def _hash_all(conn, sql, segments, id_types, writer, chunk_size, stats, normalization) -> Iterator[pa.Table]:
-    chunks = extract.iter_contacts(conn, sql, segments, chunk_size=chunk_size, with_digest=writer is not None)
-    return _hash_chunks(chunks, id_types, writer, stats, normalization)
-
-
-def _hash_chunks(chunks: Iterator[pd.DataFrame], id_types, writer: CacheWriter | None,
-                 stats: RoleStats, normalization: Normalization = DEFAULT_NORMALIZATION) -> Iterator[pa.Table]:
-    """Hash raw contact chunks as they are read; reading counts as extract time, hashing as its own."""
-    while True:
-        started = time.perf_counter()
-        raw = next(chunks, None)
-        stats.timings["extract"] += time.perf_counter() - started
-        if raw is None:
-            return
-        yield _hash_chunk(raw, id_types, writer, stats, normalization)
-
-
-def _hash_chunk(raw: pd.DataFrame, id_types, writer: CacheWriter | None, stats: RoleStats,
-                normalization: Normalization = DEFAULT_NORMALIZATION) -> pa.Table:
-    started = time.perf_counter()
-    result = hash_members(raw, id_types, normalization)
-    members = MemberKeys.from_frame(result.members).table()
-    stats.count(result.outcomes, len(raw))
-    stats.hashed += len(raw)
-    if writer is not None:
-        writer.add_contacts(raw["contact_id"].to_numpy(dtype=np.int64),
-                            raw[extract.DIGEST_COLUMN].to_numpy(dtype=np.int64), result.outcomes)
-        writer.add_members(members)
-    stats.timings["normalize_hash"] += time.perf_counter() - started
-    return members
-
-
-def _from_cache(conn, sql, segments, id_types, cached: CachedRole, writer: CacheWriter,
-                stats: RoleStats, normalization: Normalization = DEFAULT_NORMALIZATION) -> Iterator[pa.Table] | None:
-    """Reuse cached hashes; None when too many contacts changed for that to pay off."""
-    started = time.perf_counter()
-    ids, digests = extract.contact_digests(conn, sql, segments)
-    stats.timings["extract"] += time.perf_counter() - started
-    # (A segment query that returns a contact twice still works: each row is looked up; the cache
-    # written from it is refused when loaded, so the next run hashes everything again.)
-    mask, positions = unchanged_contacts(ids, digests, cached.contact_ids, cached.digests)
-    changed = ids[~mask]
-    if len(ids) and len(changed) > FULL_READ_SHARE * len(ids):
-        return None
-
-    def produce() -> Iterator[pa.Table]:
-        started = time.perf_counter()
-        reused_ids = ids[mask]
-        outcomes = {t: cached.outcomes[t][positions[mask]] for t in id_types}
-        writer.add_contacts(reused_ids, digests[mask], outcomes)
-        stats.count(outcomes, len(reused_ids))
-        stats.reused += len(reused_ids)
-        members = cached.members(reused_ids)
-        while True:
-            table = next(members, None)
-            if table is None:
-                break
-            writer.add_members(table)
-            stats.timings["extract"] += time.perf_counter() - started
-            yield table
-            started = time.perf_counter()
-        stats.timings["extract"] += time.perf_counter() - started
-        yield from _hash_chunks(extract.segment_contacts_by_ids(conn, sql, segments, changed), id_types, writer,
-                                stats, normalization)
-
-    return produce()

@@ -119,7 +119,8 @@ class Identifiers:
         offsets = np.arange(0, 64 * (n + 1), 64, dtype=np.int64)
         id_hash = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(hexed))
         id_type = _TYPE_NAMES.take(pa.array(raw[:, 0]))
-        return pa.table({"id_type": id_type, "id_hash": id_hash}).to_pandas()
+        frame: pd.DataFrame = pa.table({"id_type": id_type, "id_hash": id_hash}).to_pandas()
+        return frame
 
 
 def identifier_keys(id_type: pa.Array | pa.ChunkedArray, id_hash: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -159,7 +160,8 @@ def _type_codes(id_type: pa.Array) -> np.ndarray:
     if unknown or encoded.null_count:
         raise ValueError(f"unknown identifier types {unknown}")
     lookup = np.array([TYPE_CODES[t] for t in names] or [0], dtype=np.uint8)
-    return lookup[encoded.indices.to_numpy(zero_copy_only=False)]
+    codes: np.ndarray = lookup[encoded.indices.to_numpy(zero_copy_only=False)]
+    return codes
 
 
 def _hex_matrix(strings: pa.Array) -> np.ndarray:
@@ -251,7 +253,8 @@ class AudienceChanges:
         return self.additions.empty and self.removals.empty
 
 
-def build_audience(include, exclude) -> AudienceMembers:
+def build_audience(include: pd.DataFrame | pa.Table | MemberKeys,
+                   exclude: pd.DataFrame | pa.Table | MemberKeys) -> AudienceMembers:
     """Compute include − exclude over hashed member rows.
 
     :param include: member rows (``contact_id, id_type, id_hash`` frame or Arrow table, or :class:`MemberKeys`)
@@ -280,7 +283,8 @@ def build_audience(include, exclude) -> AudienceMembers:
     )
 
 
-def diff_members(desired, confirmed) -> AudienceChanges:
+def diff_members(desired: pd.DataFrame | pa.Table | Identifiers,
+                 confirmed: pd.DataFrame | pa.Table | Identifiers) -> AudienceChanges:
     """Additions (desired, not confirmed on TikTok) and removals (confirmed, no longer desired).
 
     :param desired: :class:`Identifiers`, or a frame with ``id_type``, ``id_hash``
@@ -294,7 +298,8 @@ def diff_members(desired, confirmed) -> AudienceChanges:
     return AudienceChanges(additions.to_frame(), removals.to_frame())
 
 
-def count_removed(desired, confirmed) -> int:
+def count_removed(desired: pd.DataFrame | pa.Table | Identifiers,
+                  confirmed: pd.DataFrame | pa.Table | Identifiers) -> int:
     """How many confirmed identifiers are no longer desired (without building the frames)."""
     desired = Identifiers.from_frame(desired)
     confirmed = Identifiers.from_frame(confirmed)
@@ -387,7 +392,8 @@ def _isin(keys: pa.Array, values: pa.Array) -> np.ndarray:
     order = np.argsort(value_prints)
     value_prints = value_prints[order]
     if (value_prints[1:] == value_prints[:-1]).any():
-        return pc.is_in(keys, value_set=values).to_numpy(zero_copy_only=False).astype(bool)
+        in_values: np.ndarray = pc.is_in(keys, value_set=values).to_numpy(zero_copy_only=False).astype(bool)
+        return in_values
     key_matrix = _key_matrix(keys)
     key_prints = _fingerprints(key_matrix)
     # Search in ascending order of the keys' fingerprints: ~10x faster than random order at 10M.

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import time
-from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +12,11 @@ from tiktok_audiences.operators.base import AudienceOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+    from sqlalchemy.engine import Engine
+
+    from tiktok_audiences.members.identifier_types import Normalization
+    from tiktok_audiences.members.sql import SqlTemplates
+    from tiktok_audiences.members.staging import StoragePath
 
 
 class AudienceMembersExtractOperator(AudienceOperator):
@@ -57,78 +59,72 @@ class AudienceMembersExtractOperator(AudienceOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from tiktok_audiences.db.reachability import reachable
-        from tiktok_audiences.members import extract, staging
+        from tiktok_audiences.members import staging
+        from tiktok_audiences.members.sql import SqlTemplates
         from tiktok_audiences.metadata import open_store
         from tiktok_audiences.metadata.engines import sql_engine_from_connection
 
         key = self.audience.key
         store = open_store(self.meta_conn_id)
         snapshot = store.load_segment_snapshot(key)
-        remembered = {sid: store.load_snapshot_members(key, sid) for sid, seg in snapshot.items() if seg["criteria"] is None}
+        remembered = {
+            sid: store.load_snapshot_members(key, sid) for sid, seg in snapshot.items() if seg["criteria"] is None
+        }
 
         contacts = reachable(
             sql_engine_from_connection(BaseHook.get_connection(self.contacts_conn_id)),
             self.contacts_conn_id,
             "contact database",
         )
-        sql = extract.SqlTemplates.load(self.sql_dir)
+        sql = SqlTemplates.load(self.sql_dir)
         folder = staging.run_folder(self.staging_url, context["dag"].dag_id, context["run_id"])
         folder.mkdir(parents=True, exist_ok=True)
 
         try:
-            return self._extract(contacts, sql, folder, store, snapshot, remembered)
+            return self._extract(contacts, sql, folder, snapshot, remembered)
         except BaseException:
             # The cleanup teardown only runs when this (its setup) succeeded, so a failed extraction
             # removes its own partial files.
             staging.remove_folder(folder)
             raise
 
-    def _extract(self, contacts, sql, folder, store, snapshot, remembered) -> dict[str, Any]:
-        from tiktok_audiences.members import extract, identifier_cache, staging
+    def _extract(
+        self,
+        contacts: Engine,
+        sql: SqlTemplates,
+        folder: StoragePath,
+        snapshot: dict[int, dict[str, Any]],
+        remembered: dict[int, list[int]],
+    ) -> dict[str, Any]:
+        from tiktok_audiences.members.identifier_cache import cache_base_url
+        from tiktok_audiences.members.reading import stage_members
+        from tiktok_audiences.members.sql import SegmentError
 
-        counters = _Counters()
         api, normalization = self._normalization()
-        segment_ids = list(self.audience.include_segments) + list(self.audience.exclude_segments)
-        cache_url = identifier_cache.cache_base_url() if self.identifier_cache else None
         try:
-            with extract.read_only(contacts) as conn:
-                segments = extract.resolve_segments(conn, sql, segment_ids, snapshot, remembered)
-                for role in ("include", "exclude"):
-                    role_segments = [segments[s] for s in getattr(self.audience, f"{role}_segments")]
-                    stats = identifier_cache.RoleStats()
-                    cache_folder = (
-                        identifier_cache.audience_folder(cache_url, self.audience.key, role) if cache_url else None
-                    )
-                    frames = identifier_cache.role_members(
-                        conn, sql, role_segments, self.audience.identifiers, cache_folder,
-                        chunk_size=self.chunk_size, stats=stats, normalization=normalization,
-                    )
-                    counters.rows[role] = staging.write_frames(folder / f"{role}.parquet", frames, staging.MEMBER_SCHEMA)
-                    counters.add(role, stats)
-                started = time.perf_counter()
-                static = extract.static_members(conn, sql, list(segments.values()))
-                counters.timings["extract"] += time.perf_counter() - started
-        except extract.SegmentError as err:
-            raise AirflowFailException(f"Audience '{self.audience.name}': {err}") from None
-        staging.write_frames(folder / "static_members.parquet", [static], staging.STATIC_MEMBER_SCHEMA)
-        deleted = sorted(s.segment_id for s in segments.values() if s.deleted)
-        (folder / "segments.json").write_text(
-            json.dumps(
-                [
-                    {"segment_id": s.segment_id, "name": s.name, "criteria": s.criteria, "deleted": s.deleted}
-                    for s in segments.values()
-                ]
+            staged = stage_members(
+                contacts, sql, folder,
+                audience_key=self.audience.key,
+                include_segments=self.audience.include_segments,
+                exclude_segments=self.audience.exclude_segments,
+                id_types=self.audience.identifiers,
+                snapshot=snapshot,
+                remembered_members=remembered,
+                cache_url=cache_base_url() if self.identifier_cache else None,
+                chunk_size=self.chunk_size,
+                normalization=normalization,
             )
-        )
+        except SegmentError as err:
+            raise AirflowFailException(f"Audience '{self.audience.name}': {err}") from None
         summary = {
             "run_folder": str(folder),
-            "include_contacts": counters.contacts["include"],
-            "exclude_contacts": counters.contacts["exclude"],
-            "invalid": dict(sorted(counters.invalid.items())),
-            "missing": dict(sorted(counters.missing.items())),
-            "deleted_segments": deleted,
-            "timings": {k: round(v, 3) for k, v in counters.timings.items()},
-            "identifier_cache": counters.cache,
+            "include_contacts": staged.contacts["include"],
+            "exclude_contacts": staged.contacts["exclude"],
+            "invalid": dict(sorted(staged.invalid.items())),
+            "missing": dict(sorted(staged.missing.items())),
+            "deleted_segments": staged.deleted_segments,
+            "timings": {k: round(v, 3) for k, v in staged.timings.items()},
+            "identifier_cache": staged.cache,
             # How the identifiers were hashed: the sync checks it sends them with the same API.
             "api": api,
             "normalization": normalization.as_key(),
@@ -138,24 +134,23 @@ class AudienceMembersExtractOperator(AudienceOperator):
             summary["include_contacts"],
             summary["exclude_contacts"],
             summary["invalid"] or "none",
-            deleted or "none",
+            staged.deleted_segments or "none",
         )
         self.log.info(
             "Identifier cache: %s",
             "; ".join(f"{role} {c['state']}, {c['reused']} contacts reused, {c['hashed']} hashed"
-                      for role, c in counters.cache.items()),
+                      for role, c in staged.cache.items()),
         )
         return summary
 
-
-    def _normalization(self):
+    def _normalization(self) -> tuple[str, Normalization]:
         """The API the audience is sent with and the normalization options its hashes follow.
 
         Phones are hashed per API (digits for customer files, E.164 for the partner API), so the API
         is resolved here as the sync resolves it: the audience file's ``api``, else the integration's
         extra ``api``, else the customer-file API.
         """
-        from tiktok_audiences.members.identifiers import Normalization
+        from tiktok_audiences.members.identifier_types import Normalization
         from tiktok_audiences.tiktok.partner import APIS, PARTNER, resolve_api
 
         integration_api = None
@@ -176,22 +171,3 @@ class AudienceMembersExtractOperator(AudienceOperator):
                 f"E.164 with '+'. Fix: remove normalization.phone_format, or add 'api: customer_file' to the file"
             )
         return api, Normalization.from_settings(settings, api)
-
-
-class _Counters:
-    def __init__(self) -> None:
-        self.contacts: Counter[str] = Counter()
-        self.rows: dict[str, int] = {}
-        self.invalid: Counter[str] = Counter()
-        self.missing: Counter[str] = Counter()
-        self.timings: Counter[str] = Counter()
-        self.cache: dict[str, dict[str, Any]] = {}
-
-    def add(self, role: str, stats) -> None:
-        self.contacts[role] += stats.contacts
-        if role == "include":
-            # Only include-side problems are the user's to fix; exclude rows are never sent.
-            self.invalid.update(stats.invalid)
-            self.missing.update(stats.missing)
-        self.timings.update(stats.timings)
-        self.cache[role] = {"state": stats.cache, "reused": stats.reused, "hashed": stats.hashed}

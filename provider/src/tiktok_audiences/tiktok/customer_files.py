@@ -27,7 +27,7 @@ MAX_FILE_PATHS = 50
 
 def calculate_type_for(id_types: Sequence[str]) -> str:
     """TikTok's encryption type for an audience sending these identifier types."""
-    from tiktok_audiences.members.identifiers import TIKTOK_CALCULATE_TYPE
+    from tiktok_audiences.members.identifier_types import TIKTOK_CALCULATE_TYPE
 
     if len(id_types) == 1:
         return TIKTOK_CALCULATE_TYPE[id_types[0]]
@@ -40,7 +40,7 @@ def customer_file(identifiers: pd.DataFrame, id_types: Sequence[str]) -> bytes:
     With one identifier type the file has one column; with several (``MULTIPLE_TYPES``) it has one
     column per type and each row fills only the column of its identifier.
     """
-    from tiktok_audiences.members.identifiers import TIKTOK_ID_COLUMN
+    from tiktok_audiences.members.identifier_types import TIKTOK_ID_COLUMN
 
     columns = list(id_types)
     header = ",".join(TIKTOK_ID_COLUMN[t] for t in columns)
