@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -90,3 +92,15 @@ def test_lookalike_task_only_for_audiences_with_a_lookalike_block(monkeypatch, t
     from tiktok_audiences.callbacks import record_lookalike_failure
 
     assert task.on_failure_callback in (record_lookalike_failure, [record_lookalike_failure])
+
+
+def test_parsing_the_dag_file_loads_neither_pandas_nor_the_normalizers():
+    """The DAG file is parsed often (every 30 s by default): only Airflow and the audience files load."""
+    code = ("import runpy, sys\n"
+            "runpy.run_path('dags/tiktok_audiences.py')\n"
+            "heavy = sorted(m for m in ('pandas', 'pyarrow', 'phonenumbers', 'tiktok_audiences.members') "
+            "if m in sys.modules)\n"
+            "assert not heavy, heavy\n")
+    project = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=project)
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -16,7 +16,7 @@ from airflow.sdk import DAG, Param, get_parsing_context, task
 
 from tiktok_audiences.callbacks import record_failure, record_lookalike_failure
 from tiktok_audiences.definitions import AudienceDefinition, audiences_dir, load_audiences
-from tiktok_audiences.members.staging import staging_base_url
+from tiktok_audiences.home import staging_base_url
 from tiktok_audiences.operators.alerts import AudienceAlertsOperator
 from tiktok_audiences.operators.extract import AudienceMembersExtractOperator
 from tiktok_audiences.operators.lookalike import TikTokLookalikeSyncOperator

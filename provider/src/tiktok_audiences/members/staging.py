@@ -22,10 +22,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tiktok_audiences.home import home_url
+from tiktok_audiences.home import STAGING_ENV, staging_base_url  # noqa: F401 - re-exported
 from tiktok_audiences.members.membership import KEY_WIDTH, MemberKeys, keys_array
 
-STAGING_ENV = "TIKTOK_AUDIENCES_STAGING_URL"
 
 #: A member row: the contact and one identifier as a 33-byte key (type byte + binary SHA-256, see
 #: :class:`tiktok_audiences.members.membership.Identifiers`) — half the bytes of hex strings, nothing to parse.
@@ -52,14 +51,6 @@ class StoragePath(Protocol):
     def rmdir(self, recursive: bool = ...) -> None: ...
     def read_text(self, encoding: str | None = ...) -> str: ...
     def write_text(self, data: str, encoding: str | None = ...) -> int: ...
-
-
-def staging_base_url() -> str:
-    """``$TIKTOK_AUDIENCES_STAGING_URL``, or a folder under ``AIRFLOW_HOME``."""
-    configured = os.environ.get(STAGING_ENV)
-    if configured:
-        return configured
-    return home_url("tiktok_audiences", "staging")
 
 
 def run_folder(base_url: str, dag_id: str, run_id: str) -> StoragePath:

@@ -13,12 +13,11 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from tiktok_audiences.home import airflow_home
+from tiktok_audiences.home import META_CONN_ID, airflow_home
 
 if TYPE_CHECKING:
     from tiktok_audiences.metadata.store import AudienceStore
 
-META_CONN_ID = "tiktok_audiences_meta"
 
 
 def open_store(conn_id: str = META_CONN_ID) -> AudienceStore:

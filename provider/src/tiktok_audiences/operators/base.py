@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from tiktok_audiences.metadata import META_CONN_ID
+from tiktok_audiences.home import META_CONN_ID
 
 if TYPE_CHECKING:
     from tiktok_audiences.definitions import AudienceDefinition
