@@ -41,7 +41,7 @@ from tiktok_audiences.members.membership import (
 from tiktok_audiences.members.normalize import InvalidIdentifier, hash_identifier, hash_identifiers
 from tiktok_audiences.members.reading import StagedMembers, stage_members
 from tiktok_audiences.members.sql import SegmentError, SqlTemplates
-from tiktok_audiences.members.staging import StoragePath, remove_folder, run_folder, staging_base_url
+from tiktok_audiences.members.staging import StoragePath, remove_folder, run_folder
 
 __all__ = [
     "ID_TYPES",
@@ -71,5 +71,4 @@ __all__ = [
     "remove_folder",
     "run_folder",
     "stage_members",
-    "staging_base_url",
 ]

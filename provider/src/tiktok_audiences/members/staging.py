@@ -12,7 +12,6 @@ No Airflow import at module level: only :func:`run_folder` and :func:`run_folder
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Iterator
 from typing import IO, Any, Protocol
@@ -22,9 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tiktok_audiences.home import STAGING_ENV, staging_base_url  # noqa: F401 - re-exported
 from tiktok_audiences.members.membership import KEY_WIDTH, MemberKeys, keys_array
-
 
 #: A member row: the contact and one identifier as a 33-byte key (type byte + binary SHA-256, see
 #: :class:`tiktok_audiences.members.membership.Identifiers`) — half the bytes of hex strings, nothing to parse.
