@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from airflow.sdk.exceptions import AirflowException
 
 
-class DatabaseUnreachable(AirflowException):
-    """A database behind an Airflow connection could not be reached (Airflow retries the task)."""
+class DatabaseUnreachable(ConnectionError):
+    """A database behind an Airflow connection could not be reached (Airflow retries the task, as for any
+    error other than ``AirflowFailException``)."""
 
 
 def reachable(engine: sa.Engine, conn_id: str, role: str) -> sa.Engine:
