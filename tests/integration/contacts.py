@@ -115,3 +115,14 @@ def expected_identifiers(ids: Iterable[int], types: Iterable[str] = ("email", "p
         if "maid" in types and i % 3 == 0:
             expected.add(("maid", sha(maid(i))))
     return expected
+
+
+def reference_contacts(engine: sa.Engine) -> ContactDatabase:
+    """1,500 contacts; segment 1 = ids ≤ 1200 (criteria), 2 = static 1101..1400, 3 = unsubscribed."""
+    db = ContactDatabase(engine)
+    db.add_contacts(range(1, 1401))
+    db.add_contacts(range(1401, 1501), status="unsubscribed")
+    db.add_segment(1, "First 1200", criteria="contact_id <= 1200")
+    db.add_segment(2, "Static list", members=range(1101, 1401))
+    db.add_segment(3, "Unsubscribed", criteria="subscription_status = 'unsubscribed'")
+    return db

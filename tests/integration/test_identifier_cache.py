@@ -13,7 +13,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.integration.contacts import ContactDatabase, email, expected_identifiers, maid, phone, sha
+from tests.integration.contacts import (
+    ContactDatabase,
+    email,
+    expected_identifiers,
+    maid,
+    phone,
+    reference_contacts,
+    sha,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -27,13 +35,8 @@ def cache_dir(tmp_path, monkeypatch):
 
 @pytest.fixture
 def contacts(audience_env) -> ContactDatabase:
-    """1,500 contacts; segment 1 = ids ≤ 1200 (criteria), 2 = static 1101..1400, 3 = unsubscribed."""
-    db = ContactDatabase(audience_env.contacts)
-    db.add_contacts(range(1, 1401))
-    db.add_contacts(range(1401, 1501), status="unsubscribed")
-    db.add_segment(1, "First 1200", criteria="contact_id <= 1200")
-    db.add_segment(2, "Static list", members=range(1101, 1401))
-    db.add_segment(3, "Unsubscribed", criteria="subscription_status = 'unsubscribed'")
+    """The reference contacts; the audience Buyers = segments 1 and 2 minus 3."""
+    db = reference_contacts(audience_env.contacts)
     audience_env.write_audience("buyers", name="Buyers", include_segments=[1, 2], exclude_segments=[3])
     return db
 

@@ -14,7 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.contacts import ContactDatabase, email, expected_identifiers, maid, phone, sha
+from tests.integration.contacts import (
+    ContactDatabase,
+    email,
+    expected_identifiers,
+    maid,
+    phone,
+    reference_contacts,
+    sha,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -23,13 +31,8 @@ ALL = range(1, 1501)
 
 @pytest.fixture
 def contacts(audience_env) -> ContactDatabase:
-    """1,500 contacts; segment 1 = ids ≤ 1200 (criteria), 2 = static 1101..1400, 3 = unsubscribed."""
-    db = ContactDatabase(audience_env.contacts)
-    db.add_contacts(range(1, 1401))
-    db.add_contacts(range(1401, 1501), status="unsubscribed")
-    db.add_segment(1, "First 1200", criteria="contact_id <= 1200")
-    db.add_segment(2, "Static list", members=range(1101, 1401))
-    db.add_segment(3, "Unsubscribed", criteria="subscription_status = 'unsubscribed'")
+    """The reference contacts, and segment 4 = static 1..50."""
+    db = reference_contacts(audience_env.contacts)
     db.add_segment(4, "Small static", members=range(1, 51))
     return db
 
