@@ -204,7 +204,8 @@ def run_size(contacts: int, admin: sa.Engine, sandbox, latency: float, profile: 
     checks: dict[str, bool] = {}
 
     fl = floor(contacts_db)
-    print(f"   floor: stream {fl['stream_s']:.2f} s + sha256 {fl['sha256_s']:.2f} s ({fl['values']:,} values)", flush=True)
+    print(f"   floor: stream {fl['stream_s']:.2f} s + sha256 {fl['sha256_s']:.2f} s ({fl['values']:,} values)",
+          flush=True)
     rows = []
     first = sync("first", "bench_first", env, sandbox, store, profile_dir=profile_dir)
     rows.append(first)
@@ -244,7 +245,8 @@ def run_size(contacts: int, admin: sa.Engine, sandbox, latency: float, profile: 
         row["stage_ratio_to_floor"] = row["stage_sum_s"] / fl["total_s"]
         t = row["timings"]
         print(f"   {row['scenario']:<14} wall {row['wall_s']:7.2f} s (stages {row['stage_sum_s']:6.2f} s: "
-              f"extract {t.get('extract', 0):.2f}, hash {t.get('normalize_hash', 0):.2f}, diff {t.get('set_ops_diff', 0):.2f}, "
+              f"extract {t.get('extract', 0):.2f}, hash {t.get('normalize_hash', 0):.2f}, "
+              f"diff {t.get('set_ops_diff', 0):.2f}, "
               f"upload {t.get('upload', 0):.2f}, record {t.get('record', 0):.2f}) x{row['ratio_to_floor']:.1f} floor, "
               f"peak {row['peak_rss_mib']:.0f} MiB, {row['requests']} req, {row['bytes_sent'] / 1e6:.1f} MB, "
               f"+{row['added']}/-{row['removed']}, cache {_cache_note(row)}", flush=True)
@@ -263,7 +265,9 @@ def run_size(contacts: int, admin: sa.Engine, sandbox, latency: float, profile: 
 
 def _cache_note(row: dict) -> str:
     cache = row.get("identifier_cache") or {}
-    return "; ".join(f"{role} {c['state']} {c['reused']:,} reused {c['hashed']:,} hashed" for role, c in cache.items()) or "n/a"
+    return "; ".join(
+        f"{role} {c['state']} {c['reused']:,} reused {c['hashed']:,} hashed" for role, c in cache.items()
+    ) or "n/a"
 
 
 def start_sandbox(latency: float, qps_limit: int):

@@ -113,7 +113,7 @@ def contact_chunk(ids: np.ndarray, seed: int = 7, version: int = 0) -> dict[str,
     raw = rng.integers(0, 2**63, (n, 2), dtype=np.int64)
     maid = np.array([f"{x:016x}"[:8] + "-" + f"{x:016x}"[8:12] + "-4" + f"{x:016x}"[13:16] + "-a"
                      + f"{y:016x}"[1:4] + "-" + f"{y:016x}"[4:16]
-                     for x, y in zip(raw[:, 0].tolist(), raw[:, 1].tolist())], dtype=object)
+                     for x, y in zip(raw[:, 0].tolist(), raw[:, 1].tolist(), strict=True)], dtype=object)
     up = rng.random(n) < 0.5
     maid[up] = np.char.upper(maid[up].astype(str)).astype(object)
     mu = rng.random(n)

@@ -24,7 +24,9 @@ from tiktok_audiences.metadata import AudienceStore
 
 def main() -> None:
     url, n = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
-    frame = pd.DataFrame({"id_type": "email", "id_hash": [hashlib.sha256(str(i).encode()).hexdigest() for i in range(n)]})
+    frame = pd.DataFrame(
+        {"id_type": "email", "id_hash": [hashlib.sha256(str(i).encode()).hexdigest() for i in range(n)]}
+    )
     store = AudienceStore(sa.create_engine(url))
     store.migrate()
     plain, journaled = [], []

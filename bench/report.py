@@ -31,8 +31,8 @@ def table(results: dict) -> str:
         fl = size["floor"]
         lines.append(
             f"| {size['contacts']:,} | **floor** (COPY out {fl['stream_s']:.2f} s + SHA-256 {fl['sha256_s']:.2f} s of "
-            f"{fl['values']:,} values) | {fl['total_s']:.2f} | {fl['stream_s']:.2f} | {fl['sha256_s']:.2f} | | | | 1.0 | 1.0 "
-            f"| | | | | | {_n(fl['stream_bytes'])} read |"
+            f"{fl['values']:,} values) | {fl['total_s']:.2f} | {fl['stream_s']:.2f} | {fl['sha256_s']:.2f} "
+            f"| | | | 1.0 | 1.0 | | | | | | {_n(fl['stream_bytes'])} read |"
         )
         for r in size["scenarios"]:
             t = r["timings"]
@@ -41,18 +41,20 @@ def table(results: dict) -> str:
                 + " | ".join(f"{t.get(k, 0):.2f}" for k in STAGES)
                 + f" | {r['ratio_to_floor']:.1f} | {r['stage_ratio_to_floor']:.1f} | "
                 f"{_n(r['peak_rss_extract_mib'])} / {_n(r['peak_rss_sync_mib'])} (max {r['peak_rss_mib']:.0f}) | "
-                f"{_n(r['identifiers'])} | {_n(r['ids_per_s'])} | +{r['added']:,} / −{r['removed']:,} | {r['requests']} | "
-                f"{'≈' if r.get('bytes_approx') else ''}{r['bytes_sent']:,} |"
+                f"{_n(r['identifiers'])} | {_n(r['ids_per_s'])} | +{r['added']:,} / −{r['removed']:,} | "
+                f"{r['requests']} | {'≈' if r.get('bytes_approx') else ''}{r['bytes_sent']:,} |"
             )
     lines += ["", "| contacts | changed identifiers (TikTok before Δ after) | sent by incremental | sent / changed | "
-              "naive REPLACE: s / bytes | ours (incremental): s / bytes | checks |", "|---:|---:|---:|---:|---:|---:|---|"]
+              "naive REPLACE: s / bytes | ours (incremental): s / bytes | checks |",
+              "|---:|---:|---:|---:|---:|---:|---|"]
     for size in results["sizes"]:
         by = {r["scenario"]: r for r in size["scenarios"]}
         inc, naive = by["incremental"], by["naive_replace"]
         ratio = inc["sent_identifiers"] / inc["changed_identifiers"] if inc["changed_identifiers"] else None
         ok = all(size["checks"].values())
         lines.append(
-            f"| {size['contacts']:,} | {_n(inc['changed_identifiers'])} | {inc['sent_identifiers']:,} | {_n(ratio, '.3f')} | "
+            f"| {size['contacts']:,} | {_n(inc['changed_identifiers'])} | {inc['sent_identifiers']:,} | "
+            f"{_n(ratio, '.3f')} | "
             f"{naive['wall_s']:.1f} / {naive['bytes_sent']:,} | {inc['wall_s']:.1f} / {inc['bytes_sent']:,} | "
             f"{'all pass' if ok else 'FAILED: ' + ', '.join(k for k, v in size['checks'].items() if not v)} |"
         )

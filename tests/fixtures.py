@@ -184,7 +184,9 @@ def audience_env(tmp_path, monkeypatch, postgres_database, sandbox, airflow_db) 
             }
         ),
     )
-    monkeypatch.setenv("AIRFLOW_CONN_TIKTOK_AUDIENCES_META", json.dumps({"conn_type": "sqlite", "host": str(meta_path)}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_TIKTOK_AUDIENCES_META", json.dumps({"conn_type": "sqlite", "host": str(meta_path)})
+    )
     monkeypatch.setenv(
         "AIRFLOW_CONN_TIKTOK_DEFAULT",
         json.dumps(

@@ -69,7 +69,8 @@ def test_permanent_parameter_error_fails_once_naming_tiktok_code(audience_env, c
     assert len(requests_to(audience_env, UPLOAD)) == 1
     row = audience_env.audience_row("buyers")
     assert row["status"] == "Failed"
-    assert "TikTok error 40002" in row["status_message"] and "Parameter error: file_paths is invalid" in row["status_message"]
+    assert ("TikTok error 40002" in row["status_message"]
+            and "Parameter error: file_paths is invalid" in row["status_message"])
     assert tiktok_members(audience_env) == expected_identifiers(range(1, 1401))  # nothing changed on TikTok
 
 
@@ -180,7 +181,9 @@ def test_audience_created_with_too_few_matches_is_too_small_until_a_full_resync_
     assert_success(audience_env.run("buyers", full_resync=True))
     row = audience_env.audience_row("buyers")
     assert row["tiktok_audience_id"] not in (None, old_id)
-    assert f"so the full resync created TikTok audience {row['tiktok_audience_id']} in its place" in row["status_message"]
+    assert (
+        f"so the full resync created TikTok audience {row['tiktok_audience_id']} in its place" in row["status_message"]
+    )
     assert row["status"] == "Active"
     assert tiktok_members(audience_env) == expected_identifiers(range(11, 1401))
     assert len(requests_to(audience_env, UPLOAD)) == 1  # the REPLACE's file became the new audience

@@ -45,7 +45,9 @@ def define(audience_env, key="buyers", **overrides):
 
 def tiktok_members(audience_env, key="buyers") -> set[tuple[str, str]]:
     row = audience_env.audience_row(key)
-    assert row["tiktok_audience_id"], f"audience {key} has no TikTok id (status {row['status']}: {row['status_message']})"
+    assert row["tiktok_audience_id"], (
+        f"audience {key} has no TikTok id (status {row['status']}: {row['status_message']})"
+    )
     return audience_env.sandbox.members(row["tiktok_audience_id"])
 
 
@@ -247,7 +249,8 @@ def delete_on_tiktok(audience_env, audience_id: str, api: str = "customer_file",
     advertiser_id = config.advertiser_ids[0]
     path, body = (("segment/audience/", {"advertiser_id": advertiser_id, "action": "delete",
                                          "delete_audience_id": audience_id}) if api == "partner" else
-                  ("dmp/custom_audience/delete/", {"advertiser_id": advertiser_id, "custom_audience_ids": [audience_id]}))
+                  ("dmp/custom_audience/delete/", {"advertiser_id": advertiser_id,
+                                                   "custom_audience_ids": [audience_id]}))
     answer = requests.post(f"{audience_env.sandbox.url}/open_api/v1.3/{path}", json=body,
                            headers={"Access-Token": config.access_token}, timeout=10).json()
     assert answer["code"] in ((0, 40007) if gone_ok else (0,)), answer
@@ -262,8 +265,8 @@ def test_run_killed_between_upload_and_commit_converges_on_the_next_run(audience
     # A separate process runs the DAG and SIGKILLs itself right after TikTok accepted the APPEND,
     # before the confirmed set is written: the worst moment to die.
     script = Path(__file__).with_name("killed_run.py")
-    result = subprocess.run([sys.executable, str(script), "buyers", "commit"], env=os.environ.copy(), capture_output=True,
-                            text=True, timeout=300)
+    result = subprocess.run([sys.executable, str(script), "buyers", "commit"], env=os.environ.copy(),
+                            capture_output=True, text=True, timeout=300)
     assert result.returncode == -9, result.stdout[-2000:] + result.stderr[-2000:]
     assert_success(audience_env.run("buyers"))
     assert tiktok_members(audience_env) == expected_identifiers([*range(101, 1401), *range(1501, 1601)])
@@ -275,14 +278,16 @@ def test_identifiers_a_killed_run_sent_are_removed_once_no_longer_wanted(audienc
     assert_success(audience_env.run("buyers"))
     contacts.execute("UPDATE contacts SET email = 'first-edit@example.com' WHERE contact_id = 10")
     script = Path(__file__).with_name("killed_run.py")
-    result = subprocess.run([sys.executable, str(script), "buyers", "commit"], env=os.environ.copy(), capture_output=True,
-                            text=True, timeout=300)
+    result = subprocess.run([sys.executable, str(script), "buyers", "commit"], env=os.environ.copy(),
+                            capture_output=True, text=True, timeout=300)
     assert result.returncode == -9, result.stdout[-2000:] + result.stderr[-2000:]
     assert ("email", sha("first-edit@example.com")) in tiktok_members(audience_env)  # TikTok has it, we never heard
     contacts.execute("UPDATE contacts SET email = 'second-edit@example.com' WHERE contact_id = 10")
     assert_success(audience_env.run("buyers"))
-    assert tiktok_members(audience_env) == (expected_identifiers(range(1, 1401)) - {("email", sha("user10@example.com"))}
-                                            | {("email", sha("second-edit@example.com"))})
+    assert tiktok_members(audience_env) == (
+        expected_identifiers(range(1, 1401)) - {("email", sha("user10@example.com"))}
+        | {("email", sha("second-edit@example.com"))}
+    )
     assert "never recorded TikTok's answer" in audience_env.audience_row("buyers")["status_message"]
     assert_success(audience_env.run("buyers"))
     assert audience_env.store().load_unconfirmed_identifiers("buyers").empty  # nothing left in doubt
@@ -387,7 +392,8 @@ def test_unreachable_contact_database_fails_with_connection_and_fix(audience_env
     import json
 
     monkeypatch.setenv("AIRFLOW_CONN_CONTACTS_DB", json.dumps(
-        {"conn_type": "postgres", "host": "127.0.0.1", "port": 1, "login": "x", "password": "secret-pw", "schema": "db"}))
+        {"conn_type": "postgres", "host": "127.0.0.1", "port": 1, "login": "x", "password": "secret-pw",
+         "schema": "db"}))
     define(audience_env)
     assert audience_env.run("buyers").state == "failed"
     message = audience_env.audience_row("buyers")["status_message"]
@@ -409,7 +415,8 @@ def test_unreachable_metadata_database_fails_with_a_clear_message(audience_env, 
         {"conn_type": "postgres", "host": "127.0.0.1", "port": 1, "login": "x", "password": "pw", "schema": "meta"}))
     define(audience_env)
     assert audience_env.run("buyers").state == "failed"
-    assert "Cannot reach the metadata database (Airflow connection 'tiktok_audiences_meta'" in "".join(capfd.readouterr())
+    assert ("Cannot reach the metadata database (Airflow connection 'tiktok_audiences_meta'"
+            in "".join(capfd.readouterr()))
     assert audience_env.sandbox.audiences() == []
 
 
@@ -512,7 +519,9 @@ def test_create_options_reach_tiktok(audience_env, contacts):
 
     from tiktok_audiences.hooks.tiktok import TikTokHook
 
-    details = TikTokHook(tiktok_conn_id="tiktok_default").get_audience(audience_env.audience_row("buyers")["tiktok_audience_id"])
+    details = TikTokHook(tiktok_conn_id="tiktok_default").get_audience(
+        audience_env.audience_row("buyers")["tiktok_audience_id"]
+    )
     created = datetime.strptime(details["create_time"], "%Y-%m-%d %H:%M:%S")
     assert datetime.strptime(details["expired_time"], "%Y-%m-%d %H:%M:%S") - created == timedelta(days=90)
     assert details["audience_enhancement"] is True

@@ -77,7 +77,10 @@ class TestPage:
         html = client.get(PAGE, params={"q": "vip"}).text
         assert re.findall(r'<tr data-dag-id="([^"]+)">', html) == ["tiktok_audience__vip"]
         html = client.get(PAGE, params={"status_filter": "Failed"}).text
-        assert sorted(re.findall(r'<tr data-dag-id="([^"]+)">', html)) == ["tiktok_audience__bad_a", "tiktok_audience__bad_b"]
+        assert sorted(re.findall(r'<tr data-dag-id="([^"]+)">', html)) == [
+            "tiktok_audience__bad_a",
+            "tiktok_audience__bad_b",
+        ]
 
     def test_banner_suggests_reauthenticating_an_integration_with_several_failures(self, client, seeded):
         html = as_user(client, "viewer").get(PAGE).text
@@ -212,7 +215,9 @@ def consent(sandbox_url: str, authorize_url: str, advertiser_ids: list[str], rol
 
 
 class TestIntegrationLifecycle:
-    def _start(self, client, conn_id="tiktok_oauth_test", advertiser_id="7200000000000000001", app_id=None, config=None):
+    def _start(
+        self, client, conn_id="tiktok_oauth_test", advertiser_id="7200000000000000001", app_id=None, config=None
+    ):
         response = client.post(
             f"{PAGE}integrations/setup",
             data={"conn_id": conn_id, "app_id": app_id or config.app_id, "advertiser_id": advertiser_id},
@@ -252,7 +257,9 @@ class TestIntegrationLifecycle:
         assert again.status_code == 400 and "already used" in again.text
 
         # Resync: same flow for the same ad account; the token is replaced.
-        response = client.post(f"{PAGE}integrations/{conn_id}/resync", headers={"Origin": ORIGIN}, follow_redirects=False)
+        response = client.post(
+            f"{PAGE}integrations/{conn_id}/resync", headers={"Origin": ORIGIN}, follow_redirects=False
+        )
         assert response.status_code == 303
         back = consent(sandbox.url, response.headers["location"], ["7200000000000000001"])
         callback = urlsplit(back.headers["location"])

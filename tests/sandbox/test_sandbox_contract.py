@@ -28,8 +28,8 @@ def test_wrong_enum_value_is_40002_naming_the_field_and_recorded(api: Api, contr
     assert body["code"] == 40002
     assert body["message"].startswith("Parameter error: calculate_type: 'MAID_SHA256' is not one of [")
     assert control.get("contract/violations") == [
-        {"endpoint": "/dmp/custom_audience/create/", "field": "calculate_type", "problem": body["message"].split(": ", 2)[2],
-         "kind": "request"}
+        {"endpoint": "/dmp/custom_audience/create/", "field": "calculate_type",
+         "problem": body["message"].split(": ", 2)[2], "kind": "request"}
     ]
 
 
@@ -162,14 +162,17 @@ def test_get_names_the_kind_type_and_list_names_it_audience_type(api: Api, contr
 
 def test_a_response_with_an_invented_field_is_a_response_violation() -> None:
     # get's audience_details as the sandbox used to send them: list's audience_type as well as get's type.
-    data = {"list": [{"audience_details": {"audience_id": "1", "name": "n", "type": "Partner", "audience_type": "Partner",
-                                           "cover_num": 0, "is_valid": False}}]}
+    data = {"list": [{"audience_details": {"audience_id": "1", "name": "n", "type": "Partner",
+                                           "audience_type": "Partner", "cover_num": 0, "is_valid": False}}]}
 
     assert check_response("dmp/custom_audience/get/", data) == [
         Violation("/dmp/custom_audience/get/", "data.list[0].audience_details.audience_type",
                   "is not a field TikTok answers", kind="response")
     ]
-    assert check_response("dmp/custom_audience/update/", {"custom_audience_id": "1"})[0].problem == "should carry no field"
+    assert (
+        check_response("dmp/custom_audience/update/", {"custom_audience_id": "1"})[0].problem
+        == "should carry no field"
+    )
 
 
 def test_every_contract_entry_has_a_request_and_a_response_schema() -> None:

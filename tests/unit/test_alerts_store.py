@@ -14,7 +14,11 @@ from tiktok_audiences.metadata.schema import schema_migrations, sync_runs, utcno
 def test_migration_5_adds_error_kind_to_a_database_from_before_it(tmp_path):
     engine = sqlite_engine(str(tmp_path / "old.db"))
     old = sa.MetaData()
-    sa.Table(sync_runs.name, old, *[sa.Column(c.name, c.type, primary_key=c.primary_key) for c in sync_runs.columns if c.name != "error_kind"])
+    sa.Table(
+        sync_runs.name,
+        old,
+        *[sa.Column(c.name, c.type, primary_key=c.primary_key) for c in sync_runs.columns if c.name != "error_kind"],
+    )
     with engine.begin() as conn:
         old.create_all(conn)
         schema_migrations.create(conn)

@@ -16,7 +16,9 @@ from tiktok_audiences.tiktok.errors import (
 )
 
 
-def coded(code: int, endpoint: str = "/open_api/v1.3/dmp/custom_audience/update/", message: str = "m") -> TikTokApiError:
+def coded(
+    code: int, endpoint: str = "/open_api/v1.3/dmp/custom_audience/update/", message: str = "m"
+) -> TikTokApiError:
     return error_for_code(code=code, message=message, request_id="req-1", endpoint=endpoint, conn_id="tiktok_x")
 
 
@@ -89,7 +91,9 @@ def test_permanent_error_text_keeps_code_message_and_request_id():
      "The audience does not exist", "Audience ID 7399 does not exist", "audience not found"],
 )
 def test_unknown_audience_wording_of_40002_is_recognised(message):
-    assert is_unknown_audience_refusal(coded(40002, endpoint="/open_api/v1.3/dmp/custom_audience/get/", message=message))
+    assert is_unknown_audience_refusal(
+        coded(40002, endpoint="/open_api/v1.3/dmp/custom_audience/get/", message=message)
+    )
 
 
 @pytest.mark.parametrize(
@@ -113,7 +117,9 @@ BUSY = "The audience is currently being updated or under processing."
 TOO_FEW = "The audience was created with an audience size of 0 (less than 1000 matches were found)."
 
 
-@pytest.mark.parametrize("message", [BUSY, "Parameter error: audience 7300 is being updated", "audience under processing"])
+@pytest.mark.parametrize(
+    "message", [BUSY, "Parameter error: audience 7300 is being updated", "audience under processing"]
+)
 def test_busy_wording_of_40002_is_busy_and_transient(message):
     from tiktok_audiences.tiktok.errors import TikTokAudienceBusy, is_busy_refusal
 

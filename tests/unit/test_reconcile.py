@@ -19,7 +19,10 @@ def test_an_audience_of_the_name_created_since_the_start_is_adopted():
 
 
 def test_an_older_audience_of_the_same_name_is_not_adopted():
-    assert find_interrupted_create([audience("1", "VIP", "2026-11-25 11:40:00")], name="VIP", started_at=STARTED) is None
+    assert (
+        find_interrupted_create([audience("1", "VIP", "2026-11-25 11:40:00")], name="VIP", started_at=STARTED)
+        is None
+    )
 
 
 def test_an_audience_of_another_kind_is_not_adopted():

@@ -12,7 +12,10 @@ from tiktok_audiences.sync.status import STATUS_EXPLANATIONS, AudienceStatus, ma
     [
         ({"size": 999, "tiktok_audience_id": "1", "is_valid": True}, AudienceStatus.TOO_SMALL),
         ({"size": 999, "tiktok_audience_id": None, "is_valid": None}, AudienceStatus.TOO_SMALL),
-        ({"size": 5000, "tiktok_audience_id": "1", "is_valid": True, "deleted_segments": [7]}, AudienceStatus.DELETED_SEGMENT),
+        (
+            {"size": 5000, "tiktok_audience_id": "1", "is_valid": True, "deleted_segments": [7]},
+            AudienceStatus.DELETED_SEGMENT,
+        ),
         ({"size": 5000, "tiktok_audience_id": None, "is_valid": None}, AudienceStatus.PENDING),
         ({"size": 5000, "tiktok_audience_id": "1", "is_valid": False}, AudienceStatus.INITIATING),
         ({"size": 1000, "tiktok_audience_id": "1", "is_valid": True}, AudienceStatus.ACTIVE),

@@ -110,7 +110,9 @@ def test_migrations_with_a_gap_in_version_numbers_apply_each_once(tmp_path, monk
     store.migrate()
     assert applied == [3]
     with store.engine.connect() as conn:
-        versions = conn.execute(sa.text("SELECT version FROM tiktok_schema_migrations ORDER BY version")).scalars().all()
+        versions = (
+            conn.execute(sa.text("SELECT version FROM tiktok_schema_migrations ORDER BY version")).scalars().all()
+        )
     assert versions == [v for v, _d, _f in shipped]
 
 
@@ -125,7 +127,9 @@ def test_lookalike_row_round_trip(tmp_path):
     assert row["name"] == "VIP lookalike" and row["status"] == "Initiating"
     assert row["spec"] == '{"audience_size": "BROAD"}' and row["tiktok_audience_id"] == "7300000000000000002"
     assert [r["audience_key"] for r in store.list_lookalikes()] == ["vip"]
-    store.register_audience({"key": "vip", "name": "VIP", "integration": "tiktok_default"}, "d", initial_status="Pending")
+    store.register_audience(
+        {"key": "vip", "name": "VIP", "integration": "tiktok_default"}, "d", initial_status="Pending"
+    )
     store.delete_audience("vip")
     assert store.get_lookalike("vip") is None
 

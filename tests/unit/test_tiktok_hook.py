@@ -122,19 +122,19 @@ def test_tls_verification_cannot_be_disabled_for_a_remote_host(connection):
 def test_missing_advertiser_is_a_clear_integration_error(connection):
     hook = connection(extra={})
     with pytest.raises(TikTokIntegrationError, match="has no advertiser_id"):
-        hook.advertiser_id
+        _ = hook.advertiser_id
 
 
 def test_missing_connection_says_the_integration_was_deleted(monkeypatch):
     monkeypatch.delenv("AIRFLOW_CONN_TIKTOK_GONE", raising=False)
     with pytest.raises(TikTokIntegrationError, match="does not exist"):
-        TikTokHook(tiktok_conn_id="tiktok_gone").advertiser_id
+        _ = TikTokHook(tiktok_conn_id="tiktok_gone").advertiser_id
 
 
 def test_access_token_is_registered_as_a_secret(connection):
     from airflow.sdk._shared.secrets_masker import redact  # the masker task logs go through
 
-    connection().advertiser_id
+    _ = connection().advertiser_id
     assert CONFIG.access_token not in str(redact(f"token={CONFIG.access_token}"))
 
 
@@ -221,7 +221,7 @@ def test_integration_api_extra_is_read_and_checked(connection):
     assert hook.integration.api == "partner"
     assert connection().integration.api is None
     with pytest.raises(TikTokIntegrationError, match="extra api='files' is not one of customer_file, partner"):
-        connection(extra={"advertiser_id": CONFIG.advertiser_ids[0], "api": "files"}).integration
+        _ = connection(extra={"advertiser_id": CONFIG.advertiser_ids[0], "api": "files"}).integration
 
 
 def test_create_sends_retention_and_enhancement_only_when_set(connection, sandbox):

@@ -160,7 +160,8 @@ sending only what changed.
 | Schedule | `{definition.schedule}` |
 
 Trigger with **full_resync** to send the whole audience (REPLACE for a customer-file audience; add
-everyone and delete the rest in partner mode), or **dry_run** to see the plan without sending anything. {definition.description}
+everyone and delete the rest in partner mode), or **dry_run** to see the plan without sending
+anything. {definition.description}
 {_lookalike_doc(definition)}"""
 
 

@@ -54,7 +54,9 @@ class AudiencesRepository(Repository):
         with self.engine.begin() as conn:
             updated = conn.execute(audiences.update().where(audiences.c.audience_key == key).values(**values)).rowcount
             if not updated:  # first sight, unless another run registers it at the same moment
-                insert_unless_present(conn, audiences, audience_key=key, status=initial_status, created_at=now, **values)
+                insert_unless_present(
+                    conn, audiences, audience_key=key, status=initial_status, created_at=now, **values
+                )
         row = self.get_audience(key)
         assert row is not None
         return row

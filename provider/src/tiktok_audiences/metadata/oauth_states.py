@@ -46,7 +46,9 @@ class OAuthStatesRepository(Repository):
         takes it). Whatever the caller decides next, the state is spent.
         """
         with self.engine.begin() as conn:
-            row = conn.execute(sa.select(oauth_states).where(oauth_states.c.state_hash == state_hash)).mappings().first()
+            row = conn.execute(
+                sa.select(oauth_states).where(oauth_states.c.state_hash == state_hash)
+            ).mappings().first()
             if row is None:
                 return None, False
             deleted = conn.execute(oauth_states.delete().where(oauth_states.c.state_hash == state_hash)).rowcount

@@ -21,7 +21,9 @@ class RunsRepository(Repository):
                 .values(started_at=now, finished_at=None, outcome="running", message=None, error_kind=None)
             ).rowcount
             if not updated:
-                conn.execute(sync_runs.insert().values(audience_key=key, run_id=run_id, started_at=now, outcome="running"))
+                conn.execute(
+                    sync_runs.insert().values(audience_key=key, run_id=run_id, started_at=now, outcome="running")
+                )
 
     def finish_run(self, key: str, run_id: str, *, outcome: str, **values: Any) -> None:
         now = utcnow()
@@ -33,7 +35,9 @@ class RunsRepository(Repository):
                 sa.select(sync_runs.c.started_at).where(sync_runs.c.audience_key == key, sync_runs.c.run_id == run_id)
             ).scalar()
             if started is None:
-                conn.execute(sync_runs.insert().values(audience_key=key, run_id=run_id, started_at=now, outcome=outcome))
+                conn.execute(
+                    sync_runs.insert().values(audience_key=key, run_id=run_id, started_at=now, outcome=outcome)
+                )
                 started = now
             conn.execute(
                 sync_runs.update()
