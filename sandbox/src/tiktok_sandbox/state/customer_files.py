@@ -2,7 +2,7 @@
 
 Business rules that depend on stored data live here: ownership, existence, the minimum size,
 TikTok's refusals of a member change while processing or after matching too few users, and the
-REPLACE cooldown; request-shape validation lives in :mod:`tiktok_sandbox.tiktok_api`.
+REPLACE cooldown; request-shape validation lives in :mod:`tiktok_sandbox.tiktok_api.customer_files`.
 """
 
 from __future__ import annotations
