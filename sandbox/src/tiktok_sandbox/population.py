@@ -29,7 +29,7 @@ each form it has (``phone_e164``, ``phone_digits``), and the sandbox setting
 ``phone_match_forms`` says which forms a ``PHONE_SHA256`` member is looked up in.
 
 Memory: the index holds one ``hash -> user`` dict entry per registered hash; audiences keep, per
-matched registered user, only a reference count (see ``state.Audience.matched_user_refs``).
+matched registered user, only a reference count (see ``state.audiences.Audience.matched_user_refs``).
 """
 
 from __future__ import annotations
