@@ -71,8 +71,7 @@ def test_no_runtime_module_imports_the_sandbox():
         "sys.modules['tiktok_sandbox'] = None\n"
         "import tiktok_audiences\n"
         "for m in pkgutil.walk_packages(tiktok_audiences.__path__, 'tiktok_audiences.'):\n"
-        "    if not m.name.endswith('.__main__'):  # runs the CLI\n"
-        "        importlib.import_module(m.name)\n"
+        "    importlib.import_module(m.name)\n"
         "print(len(sys.modules))\n"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(tiktok_audiences.__file__).parents[1]),
