@@ -293,9 +293,17 @@ def diff_members(desired: pd.DataFrame | pa.Table | Identifiers,
     """
     desired = Identifiers.from_frame(desired)
     confirmed = Identifiers.from_frame(confirmed)
-    additions = desired.filter(~desired.isin(confirmed))
-    removals = confirmed.filter(~confirmed.isin(desired))
-    return AudienceChanges(additions.to_frame(), removals.to_frame())
+    return AudienceChanges(added_identifiers(desired, confirmed), removed_identifiers(desired, confirmed))
+
+
+def added_identifiers(desired: Identifiers, confirmed: Identifiers) -> pd.DataFrame:
+    """The additions half of :func:`diff_members`: desired, not on TikTok."""
+    return desired.filter(~desired.isin(confirmed)).to_frame()
+
+
+def removed_identifiers(desired: Identifiers, confirmed: Identifiers) -> pd.DataFrame:
+    """The removals half of :func:`diff_members`: on TikTok, no longer desired."""
+    return confirmed.filter(~confirmed.isin(desired)).to_frame()
 
 
 def count_removed(desired: pd.DataFrame | pa.Table | Identifiers,

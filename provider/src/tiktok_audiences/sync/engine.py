@@ -24,7 +24,15 @@ from tiktok_audiences.sync import guards, outcomes
 from tiktok_audiences.sync.client import TikTokClient
 from tiktok_audiences.sync.errors import SyncFailed, SyncRetry
 from tiktok_audiences.sync.options import SyncOptions
-from tiktok_audiences.sync.plan import CREATE, INCREMENTAL, REPLACE, RESYNC, plan_sync, removal_count
+from tiktok_audiences.sync.plan import (
+    CREATE,
+    INCREMENTAL,
+    REPLACE,
+    RESYNC,
+    plan_sync,
+    possibly_on_tiktok,
+    removal_count,
+)
 from tiktok_audiences.sync.reconcile import find_interrupted_create
 from tiktok_audiences.sync.run import ExtractedMembers, SyncRun
 from tiktok_audiences.sync.senders import CustomerFileSender, PartnerSender, Sender, SenderContext
@@ -288,10 +296,9 @@ class AudienceSync:
             # identifiers TikTok might hold that were never recorded here.
             self.log.warning("TikTok refused the REPLACE (%s); sending APPEND + REMOVE instead", err)
             confirmed = self.store.load_confirmed(run.key)
-            possibly = membership.Identifiers.distinct(
-                membership.Identifiers.from_frame(confirmed), self.store.load_unconfirmed_identifiers(run.key)
-            )
-            removals = membership.diff_members(run.desired, possibly).removals
+            # Reloaded: the refused REPLACE journaled its batch before it was sent.
+            removals = membership.removed_identifiers(run.desired, possibly_on_tiktok(
+                membership.Identifiers.from_frame(confirmed), self.store.load_unconfirmed_identifiers(run.key)))
             sender.append_uploaded(run.audience_id, confirmed)
             sender.apply(run.audience_id, membership.empty_identifiers(), removals)
             run.notes.append(

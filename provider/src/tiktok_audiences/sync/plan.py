@@ -50,7 +50,6 @@ def plan_sync(*, desired: Identifiers, confirmed: Identifiers, unconfirmed: Iden
         hold them or not): the ones no longer desired are removed as well
     :param has_audience: whether a TikTok audience exists to update
     """
-    possibly_on_tiktok = Identifiers.distinct(confirmed, unconfirmed) if not unconfirmed.empty else confirmed
     if full_resync or not has_audience:
         if has_audience:
             # What a REPLACE keeps (for the removal guard), counted before the upload frame exists:
@@ -62,13 +61,16 @@ def plan_sync(*, desired: Identifiers, confirmed: Identifiers, unconfirmed: Iden
         if api == PARTNER:
             # The Segment API has no REPLACE: every member is added again (idempotent) and every
             # identifier possibly on TikTok but no longer in the audience is deleted.
-            return Plan(RESYNC, additions, membership.diff_members(desired, possibly_on_tiktok).removals)
+            removals = membership.removed_identifiers(desired, possibly_on_tiktok(confirmed, unconfirmed))
+            return Plan(RESYNC, additions, removals)
         return Plan(REPLACE, additions, membership.empty_identifiers())
-    changes = membership.diff_members(desired, confirmed)
-    removals = changes.removals
-    if not unconfirmed.empty:
-        removals = membership.diff_members(desired, possibly_on_tiktok).removals
-    return Plan(INCREMENTAL, changes.additions, removals)
+    return Plan(INCREMENTAL, membership.added_identifiers(desired, confirmed),
+                membership.removed_identifiers(desired, possibly_on_tiktok(confirmed, unconfirmed)))
+
+
+def possibly_on_tiktok(confirmed: Identifiers, unconfirmed: Identifiers) -> Identifiers:
+    """What TikTok may hold: the confirmed identifiers and those sent without hearing TikTok's answer."""
+    return Identifiers.distinct(confirmed, unconfirmed) if not unconfirmed.empty else confirmed
 
 
 def overlap(desired: Identifiers, confirmed: Identifiers) -> int:

@@ -119,10 +119,6 @@ class SyncRun:
         self.confirmed = Identifiers.none()
         self.unconfirmed = Identifiers.none()
 
-    def possibly_on_tiktok(self) -> Identifiers:
-        """The confirmed identifiers and those an earlier run sent without hearing TikTok's answer."""
-        return Identifiers.distinct(self.confirmed, self.unconfirmed) if not self.unconfirmed.empty else self.confirmed
-
     def plan_counts(self) -> dict[str, int | str]:
         return self.plan.counts(len(self.desired))
 
